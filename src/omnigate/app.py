@@ -1,0 +1,87 @@
+"""The HTTP application: routes to handlers, the error boundary, start-up and shutdown."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from aiohttp import web
+
+from omnigate.api import admin, billing, chat, models
+from omnigate.errors import ApiError, render_error
+from omnigate.gateway import GATEWAY, REQUEST_ID, Gateway
+
+log = logging.getLogger(__name__)
+
+# A caller may name its request (for tracing across systems); anything else gets a fresh uuid.
+_CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# Each route answers with and without the /v1 prefix, as the service does.
+ROUTES: list[tuple[str, str, Handler]] = [
+    ("POST", "/chat/completions", chat.chat_completions),
+    ("GET", "/billing/balance", billing.balance),
+    ("GET", "/admin/accounts", admin.list_accounts),
+    ("POST", "/admin/accounts", admin.create_account),
+    ("GET", "/admin/accounts/{name}", admin.show_account),
+    ("POST", "/admin/accounts/{name}/topup", admin.top_up),
+    ("GET", "/admin/keys", admin.list_keys),
+    ("POST", "/admin/keys", admin.create_key),
+    ("POST", "/admin/keys/{prefix}/disable", admin.disable_key),
+    ("POST", "/admin/keys/{prefix}/enable", admin.enable_key),
+]
+
+
+@web.middleware
+async def error_boundary(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Give every request an id and turn every failure into the dual error body."""
+    client_id = request.headers.get("X-Client-Request-Id", "")
+    request_id = client_id if _CLIENT_ID.fullmatch(client_id) else str(uuid.uuid4())
+    request[REQUEST_ID] = request_id
+    try:
+        return await handler(request)
+    except ApiError as err:
+        return _error_response(request, err)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        if exc.status == 404:
+            message = f"Not found: no route {request.method} {request.path}."
+        elif exc.status == 405:
+            message = f"Method {request.method} is not allowed on {request.path}."
+        else:
+            message = exc.reason
+        return _error_response(request, ApiError(exc.status, message))
+    except Exception:
+        log.exception("request %s failed", request_id)
+        return _error_response(request, ApiError(500, "Internal server error", code="internal_error"))
+
+
+def _error_response(request: web.Request, err: ApiError) -> web.Response:
+    body = render_error(err, path=request.path, request_id=request[REQUEST_ID])
+    headers = {"X-Request-Id": request[REQUEST_ID], **err.headers}
+    return web.Response(body=body, status=err.status, content_type="application/json", headers=headers)
+
+
+def create_app(gateway: Gateway) -> web.Application:
+    app = web.Application(
+        middlewares=[error_boundary], client_max_size=gateway.settings.server.max_body_bytes
+    )
+    app[GATEWAY] = gateway
+    app.router.add_get("/models", models.list_models)
+    app.router.add_get("/v1/models", models.list_models_openai)
+    for method, path, handler in ROUTES:
+        app.router.add_route(method, "/v1" + path, handler)
+        app.router.add_route(method, path, handler)
+    app.cleanup_ctx.append(_lifespan)
+    return app
+
+
+async def _lifespan(app: web.Application) -> AsyncIterator[None]:
+    gateway = app[GATEWAY]
+    await gateway.start()
+    yield
+    await gateway.stop()

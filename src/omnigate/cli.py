@@ -1,0 +1,254 @@
+"""The `omnigate` command: serve | keys | accounts | models | db."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Callable
+
+from omnigate.settings import ConfigError, Settings, load_settings
+from omnigate.store.db import Database, StoreError
+
+CLI_ORIGIN = "cli"
+DEFAULT_ACCOUNT = "default"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    try:
+        settings = load_settings(args.config)
+        return args.run(settings, args) or 0
+    except (ConfigError, StoreError) as exc:
+        print(f"omnigate: {exc}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", help="TOML config file (default: $OMNIGATE_CONFIG)")
+
+    parser = argparse.ArgumentParser(prog="omnigate", description=__doc__, parents=[common])
+    commands = parser.add_subparsers(title="commands")
+
+    serve = commands.add_parser("serve", parents=[common], help="run the gateway")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 8000)")
+    serve.set_defaults(run=_serve)
+
+    keys = commands.add_parser("keys", help="API keys").add_subparsers(title="keys commands")
+    create = keys.add_parser("create", parents=[common], help="create a key and print it (once)")
+    create.add_argument("--account", default=DEFAULT_ACCOUNT, help="account the key spends from")
+    create.add_argument("--admin", action="store_true", help="allow the admin routes")
+    create.add_argument("--name", default="", help="a label for listings")
+    create.set_defaults(run=_keys_create)
+    keys.add_parser("list", parents=[common], help="list keys (prefixes only)").set_defaults(run=_keys_list)
+    for verb in ("disable", "enable"):
+        sub = keys.add_parser(verb, parents=[common], help=f"{verb} a key by its visible prefix")
+        sub.add_argument("prefix")
+        sub.set_defaults(run=_keys_toggle, disabled=verb == "disable")
+
+    accounts = commands.add_parser("accounts", help="accounts and credits").add_subparsers(
+        title="accounts commands"
+    )
+    acc_create = accounts.add_parser("create", parents=[common], help="create an account")
+    acc_create.add_argument("name")
+    acc_create.set_defaults(run=_accounts_create)
+    topup = accounts.add_parser("topup", parents=[common], help="add (or, if negative, remove) credits")
+    topup.add_argument("name")
+    topup.add_argument("--credits", type=int, required=True, help="credits; 1 USD = 2,000,000")
+    topup.add_argument("--note", help="why, for the ledger")
+    topup.set_defaults(run=_accounts_topup)
+    show = accounts.add_parser("show", parents=[common], help="balance and ledger check")
+    show.add_argument("name")
+    show.set_defaults(run=_accounts_show)
+    accounts.add_parser("list", parents=[common], help="list accounts").set_defaults(run=_accounts_list)
+
+    models = commands.add_parser("models", help="the model catalogue").add_subparsers(title="models commands")
+    listing = models.add_parser("list", parents=[common], help="list catalogue models")
+    listing.add_argument("--type", help="only this type (chat-completion, image, embedding, ...)")
+    listing.set_defaults(run=_models_list)
+
+    db = commands.add_parser("db", help="database").add_subparsers(title="db commands")
+    db.add_parser("upgrade", parents=[common], help="create or migrate the schema").set_defaults(
+        run=_db_upgrade
+    )
+    return parser
+
+
+def _with_db(settings: Settings, action: Callable[[Database], int | None]) -> int:
+    db = Database(settings.database_url)
+    try:
+        db.upgrade()
+        return action(db) or 0
+    finally:
+        db.close()
+
+
+# -- serve ---------------------------------------------------------------------------------
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from omnigate.app import create_app
+    from omnigate.gateway import Gateway
+
+    if args.host:
+        settings.server.host = args.host
+    if args.port:
+        settings.server.port = args.port
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    _with_db(settings, _first_start)
+    _use_uvloop()
+    app = create_app(Gateway.build(settings))
+    print(f"Omnigate listening on http://{settings.server.host}:{settings.server.port}", flush=True)
+    web.run_app(
+        app,
+        host=settings.server.host,
+        port=settings.server.port,
+        access_log=None,
+        print=None,
+        # A client that hangs up cancels its handler, and so its upstream call.
+        handler_cancellation=True,
+    )
+    return 0
+
+
+def _first_start(db: Database) -> None:
+    """With an empty database, create the default account and an admin key, and show the key once."""
+    if db.count_keys():
+        return
+    if not any(a.name == DEFAULT_ACCOUNT for a in db.list_accounts()):
+        db.create_account(
+            DEFAULT_ACCOUNT,
+            low_balance_threshold=Settings().billing.low_balance_threshold,
+            origin=CLI_ORIGIN,
+        )
+    key, _ = db.create_key(DEFAULT_ACCOUNT, admin=True, name="first key", origin=CLI_ORIGIN)
+    # Printed, never logged: this is the only copy of the key that will ever exist in clear text.
+    print(
+        "\nFirst start: created the account 'default' and this admin API key:\n\n"
+        f"    {key}\n\n"
+        "It is stored hashed and will not be shown again. Free models work at once; to use priced\n"
+        "models, add credits: omnigate accounts topup default --credits 2000000   (= 1 USD)\n",
+        flush=True,
+    )
+
+
+def _use_uvloop() -> None:
+    try:
+        import uvloop
+    except ImportError:
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+# -- keys ----------------------------------------------------------------------------------
+def _keys_create(settings: Settings, args: argparse.Namespace) -> int:
+    def action(db: Database) -> None:
+        if args.account == DEFAULT_ACCOUNT and not any(a.name == DEFAULT_ACCOUNT for a in db.list_accounts()):
+            db.create_account(
+                DEFAULT_ACCOUNT,
+                low_balance_threshold=settings.billing.low_balance_threshold,
+                origin=CLI_ORIGIN,
+            )
+        key, _ = db.create_key(args.account, admin=args.admin, name=args.name, origin=CLI_ORIGIN)
+        print(key)
+
+    return _with_db(settings, action)
+
+
+def _keys_list(settings: Settings, args: argparse.Namespace) -> int:
+    def action(db: Database) -> None:
+        names = {a.id: a.name for a in db.list_accounts()}
+        print(f"{'PREFIX':<14} {'ACCOUNT':<20} {'ADMIN':<6} {'STATE':<9} {'CREATED':<20} NAME")
+        for k in db.list_keys():
+            state = "disabled" if k.disabled else "active"
+            created = k.created_at.strftime("%Y-%m-%d %H:%M:%S")
+            admin = "yes" if k.admin else "no"
+            account = names.get(k.account_id, "?")
+            print(f"{k.prefix:<14} {account:<20} {admin:<6} {state:<9} {created:<20} {k.name}")
+
+    return _with_db(settings, action)
+
+
+def _keys_toggle(settings: Settings, args: argparse.Namespace) -> int:
+    def action(db: Database) -> None:
+        row = db.set_key_disabled(args.prefix, args.disabled, origin=CLI_ORIGIN)
+        print(f"key {row.prefix} is now {'disabled' if row.disabled else 'active'}")
+
+    return _with_db(settings, action)
+
+
+# -- accounts ------------------------------------------------------------------------------
+def _accounts_create(settings: Settings, args: argparse.Namespace) -> int:
+    def action(db: Database) -> None:
+        row = db.create_account(
+            args.name,
+            low_balance_threshold=settings.billing.low_balance_threshold,
+            origin=CLI_ORIGIN,
+        )
+        print(f"created account {row.name} (id {row.id}) with 0 credits")
+
+    return _with_db(settings, action)
+
+
+def _accounts_topup(settings: Settings, args: argparse.Namespace) -> int:
+    def action(db: Database) -> None:
+        row = db.top_up(args.name, args.credits, origin=CLI_ORIGIN, note=args.note)
+        print(f"account {row.name}: balance {row.balance} credits (${row.balance / 2_000_000:.6f})")
+
+    return _with_db(settings, action)
+
+
+def _accounts_show(settings: Settings, args: argparse.Namespace) -> int:
+    def action(db: Database) -> int:
+        row = db.account(args.name)
+        ledger_total = db.ledger_sum(row.id)
+        print(f"account:   {row.name} (id {row.id})")
+        print(f"balance:   {row.balance} credits (${row.balance / 2_000_000:.6f})")
+        print(f"ledger:    {ledger_total} credits in {len(db.ledger_entries(row.id))} entries")
+        print(f"updated:   {row.updated_at.isoformat(timespec='seconds')}")
+        if ledger_total != row.balance:
+            print("warning: the balance does not equal the ledger's sum", file=sys.stderr)
+            return 1
+        return 0
+
+    return _with_db(settings, action)
+
+
+def _accounts_list(settings: Settings, args: argparse.Namespace) -> int:
+    def action(db: Database) -> None:
+        print(f"{'ID':<6} {'NAME':<24} {'BALANCE':>16}")
+        for a in db.list_accounts():
+            print(f"{a.id:<6} {a.name:<24} {a.balance:>16}")
+
+    return _with_db(settings, action)
+
+
+# -- models and db -------------------------------------------------------------------------
+def _models_list(settings: Settings, args: argparse.Namespace) -> int:
+    from omnigate.catalog.loader import Catalog
+
+    catalog = Catalog.load()
+    shown = [m for m in catalog.models if not args.type or m.type == args.type]
+    for m in shown:
+        print(f"{m.id:<56} {m.type:<16} {m.developer}")
+    print(f"{len(shown)} models", file=sys.stderr)
+    return 0
+
+
+def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
+    def action(db: Database) -> None:
+        print(f"database {settings.database_url}: schema version {db.upgrade()}")
+
+    return _with_db(settings, action)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

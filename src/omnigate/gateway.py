@@ -1,0 +1,100 @@
+"""Everything a request handler needs, built once at start-up and torn down at exit."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from omnigate.billing.book import CreditBook
+from omnigate.billing.pricing import TokenRates
+from omnigate.catalog.loader import Catalog, Model, Price
+from omnigate.http.auth import KeyCache
+from omnigate.providers.openai_compat.client import OpenAICompatProvider
+from omnigate.routing.router import Router
+from omnigate.settings import Settings
+from omnigate.store.db import Database
+from omnigate.store.sync import StateSync
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Gateway:
+    settings: Settings
+    catalog: Catalog
+    db: Database
+    book: CreditBook
+    keys: KeyCache
+    sync: StateSync
+    providers: dict[str, OpenAICompatProvider]
+    router: Router
+    _rates: dict[str, TokenRates | None] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, settings: Settings, catalog: Catalog | None = None) -> Gateway:
+        catalog = catalog or Catalog.load()
+        apply_price_overrides(catalog, settings)
+        db = Database(settings.database_url)
+        book = CreditBook()
+        keys = KeyCache()
+        sync = StateSync(
+            db,
+            book,
+            keys,
+            flush_interval_s=settings.billing.flush_interval_s,
+            poll_interval_s=settings.billing.poll_interval_s,
+        )
+        providers = {}
+        for name, spec in settings.providers.items():
+            api_key = spec.resolve_api_key()
+            if spec.api_key_env and not api_key:
+                log.warning(
+                    "provider %s: $%s is not set; calls will go without a key",
+                    name,
+                    spec.api_key_env,
+                )
+            providers[name] = OpenAICompatProvider(
+                name,
+                spec.base_url,
+                api_key=api_key,
+                headers=spec.headers,
+                connect_timeout_s=settings.routing.connect_timeout_s,
+                read_timeout_s=settings.routing.read_timeout_s,
+            )
+        router = Router(settings.routes, providers)
+        return cls(settings, catalog, db, book, keys, sync, providers, router)
+
+    async def start(self) -> None:
+        for provider in self.providers.values():
+            await provider.start()
+        await self.sync.start()
+
+    async def stop(self) -> None:
+        await self.sync.stop()
+        for provider in self.providers.values():
+            await provider.close()
+        self.db.close()
+
+    def rates(self, model: Model) -> TokenRates | None:
+        if model.id not in self._rates:
+            self._rates[model.id] = TokenRates.from_price(model.price)
+        return self._rates[model.id]
+
+
+def apply_price_overrides(catalog: Catalog, settings: Settings) -> None:
+    """Operator prices (config [[prices]]) replace list prices; later entries win."""
+    for spec in settings.prices:
+        matched = catalog.matching(spec.model)
+        if not matched:
+            log.warning("[[prices]] model %r matches no catalogue model", spec.model)
+        for model in matched:
+            model.price = Price(
+                input_per_token=spec.input_per_million / 1_000_000,
+                output_per_token=spec.output_per_million / 1_000_000,
+            )
+
+
+GATEWAY = web.AppKey("gateway", Gateway)
+REQUEST_ID = web.RequestKey("request_id", str)

@@ -1,0 +1,31 @@
+"""Server-sent events towards the client: opening the stream and writing to it safely."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+
+class ClientGone(Exception):
+    """The client closed the connection while we were still streaming to it."""
+
+
+async def open_sse(request: web.Request, headers: dict[str, str]) -> web.StreamResponse:
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            # Reverse proxies such as nginx would otherwise buffer the whole stream.
+            "X-Accel-Buffering": "no",
+            **headers,
+        }
+    )
+    await response.prepare(request)
+    return response
+
+
+async def send(response: web.StreamResponse, data: bytes) -> None:
+    try:
+        await response.write(data)
+    except (ConnectionError, RuntimeError) as exc:
+        # aiohttp raises a ConnectionResetError subclass, or RuntimeError once the payload is closed.
+        raise ClientGone from exc

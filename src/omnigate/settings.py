@@ -1,0 +1,212 @@
+"""One typed settings object, read from a TOML file and overridden by environment variables.
+
+Precedence (later wins): built-in defaults < config file < environment. The config file is the
+`--config` option, else `$OMNIGATE_CONFIG`, else none. Scalar keys of the `[server]`, `[database]`,
+`[routing]` and `[billing]` tables can be overridden as `OMNIGATE_<TABLE>_<KEY>` (for example
+`OMNIGATE_DATABASE_URL`, `OMNIGATE_SERVER_PORT`); `OMNIGATE_DATA_DIR` moves the data folder.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+PROVIDER_KINDS = ("openai",)
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message says where and why."""
+
+
+@dataclass(slots=True)
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Chat bodies carry base64 images and long histories; 32 MiB is generous yet bounded.
+    max_body_mb: float = 32.0
+
+    @property
+    def max_body_bytes(self) -> int:
+        return int(self.max_body_mb * 1024 * 1024)
+
+
+@dataclass(slots=True)
+class DatabaseSettings:
+    url: str = ""  # empty: SQLite under the data folder
+
+
+@dataclass(slots=True)
+class RoutingSettings:
+    # How many deployments one request may try before giving up (first try included).
+    max_attempts: int = 3
+    connect_timeout_s: float = 10.0
+    # Longest silence allowed between two bytes of an upstream answer.
+    read_timeout_s: float = 300.0
+
+
+@dataclass(slots=True)
+class BillingSettings:
+    # Output budget reserved when a request sets no max_tokens and the catalogue knows no limit.
+    default_max_output_tokens: int = 4096
+    low_balance_threshold: int = 10_000
+    # Pending ledger entries are written to the database this often (seconds).
+    flush_interval_s: float = 0.2
+    # How often each server polls for admin changes (new keys, top-ups) made elsewhere.
+    poll_interval_s: float = 0.5
+
+
+@dataclass(slots=True)
+class ProviderSettings:
+    name: str
+    kind: str = "openai"
+    base_url: str = ""
+    api_key_env: str | None = None
+    api_key: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def resolve_api_key(self) -> str | None:
+        if self.api_key:
+            return self.api_key
+        if self.api_key_env:
+            return os.environ.get(self.api_key_env) or None
+        return None
+
+
+@dataclass(slots=True)
+class RouteSettings:
+    model: str  # catalogue id, alias or glob ("openai/*", "*")
+    provider: str
+    upstream_model: str | None = None
+
+
+@dataclass(slots=True)
+class PriceSettings:
+    """An operator's price for a model, in USD per million tokens."""
+
+    model: str
+    input_per_million: float = 0.0
+    output_per_million: float = 0.0
+
+
+@dataclass(slots=True)
+class Settings:
+    data_dir: Path = Path("data")
+    config_path: Path | None = None
+    server: ServerSettings = field(default_factory=ServerSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    routing: RoutingSettings = field(default_factory=RoutingSettings)
+    billing: BillingSettings = field(default_factory=BillingSettings)
+    providers: dict[str, ProviderSettings] = field(default_factory=dict)
+    routes: list[RouteSettings] = field(default_factory=list)
+    prices: list[PriceSettings] = field(default_factory=list)
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url or f"sqlite:///{self.data_dir / 'omnigate.db'}"
+
+
+_SCALAR_TABLES = ("server", "database", "routing", "billing")
+
+
+def load_settings(config_path: str | Path | None = None) -> Settings:
+    """Build the settings from defaults, the config file and the environment."""
+    path = config_path or os.environ.get("OMNIGATE_CONFIG") or None
+    raw: dict[str, Any] = {}
+    if path:
+        path = Path(path)
+        try:
+            raw = tomllib.loads(path.read_text())
+        except FileNotFoundError as exc:
+            raise ConfigError(f"config file {path} does not exist") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+
+    settings = Settings(config_path=Path(path) if path else None)
+    if data_dir := os.environ.get("OMNIGATE_DATA_DIR") or raw.get("data_dir"):
+        settings.data_dir = Path(data_dir)
+    for table in _SCALAR_TABLES:
+        _apply_table(getattr(settings, table), table, raw.get(table, {}))
+    settings.providers = _providers(raw.get("providers", {}))
+    settings.routes = [_route(i, r, settings.providers) for i, r in enumerate(raw.get("routes", []))]
+    settings.prices = [_price(i, p) for i, p in enumerate(raw.get("prices", []))]
+    return settings
+
+
+def _apply_table(target: Any, table: str, values: dict[str, Any]) -> None:
+    known = {f.name: f for f in fields(target)}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(f"[{table}] has no setting {key!r}; known: {', '.join(known)}")
+        setattr(target, key, _coerce(table, key, getattr(target, key), value))
+    for key in known:
+        env = f"OMNIGATE_{table.upper()}_{key.upper()}"
+        if env in os.environ:
+            setattr(target, key, _coerce(env, "", getattr(target, key), os.environ[env]))
+
+
+def _coerce(where: str, key: str, current: Any, value: Any) -> Any:
+    kind = type(current)
+    try:
+        if kind is bool and isinstance(value, str):
+            return value.strip().lower() in ("1", "true", "yes", "on")
+        return kind(value)
+    except (TypeError, ValueError) as exc:
+        name = f"{where}.{key}" if key else where
+        raise ConfigError(f"{name} must be a {kind.__name__}, got {value!r}") from exc
+
+
+def _providers(raw: dict[str, Any]) -> dict[str, ProviderSettings]:
+    providers = {}
+    for name, spec in raw.items():
+        if not isinstance(spec, dict):
+            raise ConfigError(f"[providers.{name}] must be a table")
+        kind = spec.get("kind", "openai")
+        if kind not in PROVIDER_KINDS:
+            raise ConfigError(
+                f"[providers.{name}] kind {kind!r} is not supported; use one of {PROVIDER_KINDS}"
+            )
+        base_url = str(spec.get("base_url", "")).rstrip("/")
+        if not base_url.startswith(("http://", "https://")):
+            raise ConfigError(f'[providers.{name}] needs base_url = "http(s)://..."')
+        providers[name] = ProviderSettings(
+            name=name,
+            kind=kind,
+            base_url=base_url,
+            api_key_env=spec.get("api_key_env"),
+            api_key=spec.get("api_key"),
+            headers={str(k): str(v) for k, v in spec.get("headers", {}).items()},
+        )
+    return providers
+
+
+def _route(index: int, raw: Any, providers: dict[str, ProviderSettings]) -> RouteSettings:
+    if not isinstance(raw, dict) or "model" not in raw or "provider" not in raw:
+        raise ConfigError(f"routes[{index}] needs `model` and `provider`")
+    if raw["provider"] not in providers:
+        raise ConfigError(
+            f"routes[{index}] names provider {raw['provider']!r}, which no [providers.*] table defines"
+        )
+    return RouteSettings(
+        model=str(raw["model"]),
+        provider=str(raw["provider"]),
+        upstream_model=raw.get("upstream_model"),
+    )
+
+
+def _price(index: int, raw: Any) -> PriceSettings:
+    if not isinstance(raw, dict) or "model" not in raw:
+        raise ConfigError(f"prices[{index}] needs `model`")
+    try:
+        price = PriceSettings(
+            model=str(raw["model"]),
+            input_per_million=float(raw.get("input_per_million", 0.0)),
+            output_per_million=float(raw.get("output_per_million", 0.0)),
+        )
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"prices[{index}]: prices must be numbers ({exc})") from exc
+    if price.input_per_million < 0 or price.output_per_million < 0:
+        raise ConfigError(f"prices[{index}]: prices cannot be negative")
+    return price

@@ -1,0 +1,150 @@
+"""End-to-end harness: the real gateway app on a real socket, a fake OpenAI upstream, real SQLite."""
+
+from __future__ import annotations
+
+import asyncio
+import textwrap
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import openai
+import pytest
+from aiohttp import web
+
+from omnigate.app import create_app
+from omnigate.gateway import Gateway
+from omnigate.settings import load_settings
+from omnigate.store.db import Database
+from tests.fakes.openai_upstream import FakeOpenAIUpstream
+
+# Prices for the model the tests spend on: 1 and 2 USD per million tokens = 2 and 4 credits/token.
+PRICED_MODEL = "gpt-4o"
+INPUT_CREDITS_PER_TOKEN = 2
+OUTPUT_CREDITS_PER_TOKEN = 4
+STARTING_CREDITS = 1_000_000
+
+
+@dataclass
+class Harness:
+    base_url: str
+    root_url: str
+    key: str
+    admin_key: str
+    account_id: int
+    db: Database
+    gateway: Gateway
+    upstream: FakeOpenAIUpstream
+    backup: FakeOpenAIUpstream
+    config_path: Path
+
+    def client(self, key: str | None = None, **kwargs) -> openai.AsyncOpenAI:
+        return openai.AsyncOpenAI(base_url=self.base_url, api_key=key or self.key, max_retries=0, **kwargs)
+
+    async def flush(self) -> None:
+        await self.gateway.sync.flush()
+
+
+def write_config(
+    path: Path, upstream: FakeOpenAIUpstream, backup: FakeOpenAIUpstream, data_dir: Path
+) -> None:
+    path.write_text(
+        textwrap.dedent(
+            f"""
+            data_dir = "{data_dir}"
+
+            [routing]
+            max_attempts = 3
+            read_timeout_s = 1.5
+
+            [billing]
+            flush_interval_s = 0.05
+            poll_interval_s = 0.1
+
+            [providers.primary]
+            kind = "openai"
+            base_url = "{upstream.base_url}"
+            api_key = "sk-fake"
+
+            [providers.backup]
+            kind = "openai"
+            base_url = "{backup.base_url}"
+            api_key_env = "OMNIGATE_TEST_BACKUP_KEY"
+
+            [[routes]]
+            model = "gpt-4o"
+            provider = "primary"
+            upstream_model = "gpt-4o-2024-08-06"
+
+            [[routes]]
+            model = "gpt-4o"
+            provider = "backup"
+
+            [[routes]]
+            model = "*"
+            provider = "primary"
+
+            [[prices]]
+            model = "{PRICED_MODEL}"
+            input_per_million = {INPUT_CREDITS_PER_TOKEN / 2}
+            output_per_million = {OUTPUT_CREDITS_PER_TOKEN / 2}
+            """
+        )
+    )
+
+
+@pytest.fixture
+async def harness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Harness]:
+    monkeypatch.setenv("OMNIGATE_TEST_BACKUP_KEY", "sk-fake")
+    upstream = FakeOpenAIUpstream()
+    backup = FakeOpenAIUpstream()
+    await upstream.start()
+    await backup.start()
+    config = tmp_path / "omnigate.toml"
+    write_config(config, upstream, backup, tmp_path / "data")
+    settings = load_settings(config)
+
+    db = Database(settings.database_url)
+    db.upgrade()
+    account = db.create_account("team", low_balance_threshold=1000, origin="test")
+    db.top_up("team", STARTING_CREDITS, origin="test")
+    key, _ = db.create_key("team", admin=False, origin="test")
+    admin_key, _ = db.create_key("team", admin=True, origin="test")
+
+    gateway = Gateway.build(settings)
+    runner = web.AppRunner(create_app(gateway), handler_cancellation=True)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    root = f"http://127.0.0.1:{port}"
+    yield Harness(
+        base_url=root + "/v1",
+        root_url=root,
+        key=key,
+        admin_key=admin_key,
+        account_id=account.id,
+        db=db,
+        gateway=gateway,
+        upstream=upstream,
+        backup=backup,
+        config_path=config,
+    )
+    await runner.cleanup()
+    db.close()
+    await upstream.stop()
+    await backup.stop()
+
+
+async def eventually(check, timeout: float = 2.0) -> None:
+    """Poll an async or sync predicate until it holds; fail with the last value after `timeout`."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition still false after {timeout}s")
+        await asyncio.sleep(0.02)
