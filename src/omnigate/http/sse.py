@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import orjson
 from aiohttp import web
+
+DONE = b"data: [DONE]\n\n"
 
 
 class ClientGone(Exception):
@@ -29,3 +32,7 @@ async def send(response: web.StreamResponse, data: bytes) -> None:
     except (ConnectionError, RuntimeError) as exc:
         # aiohttp raises a ConnectionResetError subclass, or RuntimeError once the payload is closed.
         raise ClientGone from exc
+
+
+def encode_event(obj: dict) -> bytes:
+    return b"data: " + orjson.dumps(obj) + b"\n\n"

@@ -7,31 +7,31 @@ from fnmatch import fnmatchcase
 
 from omnigate.catalog.loader import Model
 from omnigate.errors import ApiError
-from omnigate.providers.openai_compat.client import OpenAICompatProvider
+from omnigate.providers.base import ChatBackend
 from omnigate.settings import RouteSettings
 
 
 @dataclass(frozen=True, slots=True)
 class Deployment:
-    provider: OpenAICompatProvider
+    backend: ChatBackend
     upstream_model: str
 
     @property
     def label(self) -> str:
-        return f"{self.provider.name}:{self.upstream_model}"
+        return f"{self.backend.name}:{self.upstream_model}"
 
 
 class Router:
-    def __init__(self, routes: list[RouteSettings], providers: dict[str, OpenAICompatProvider]) -> None:
+    def __init__(self, routes: list[RouteSettings], backends: dict[str, ChatBackend]) -> None:
         self._routes = routes
-        self._providers = providers
+        self._backends = backends
         self._cache: dict[str, tuple[Deployment, ...]] = {}
 
     def deployments(self, model: Model) -> tuple[Deployment, ...]:
         found = self._cache.get(model.id)
         if found is None:
             found = tuple(
-                Deployment(self._providers[r.provider], r.upstream_model or model.id)
+                Deployment(self._backends[r.provider], r.upstream_model or model.id)
                 for r in self._routes
                 if any(fnmatchcase(name, r.model) for name in model.names)
             )

@@ -1,61 +1,15 @@
-"""Relaying an OpenAI-style SSE stream: read `data:` events, keep count, end it properly.
-
-The upstream's chunks go to the client as they come, with only `model` set to the catalogue id.
-The gateway always asks the upstream for usage; the final usage chunk (`choices: []`) is held back,
-given `meta.usage.tokens_used`, and sent just before `data: [DONE]`.
-"""
+"""Reading an OpenAI-style SSE stream into chunk dicts."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
+import aiohttp
 import orjson
 
-DONE = b"data: [DONE]\n\n"
-
-
-@dataclass(slots=True)
-class StreamTally:
-    """What passed through a stream, for billing when the upstream never reports usage."""
-
-    usage: dict | None = None
-    usage_chunk: dict | None = None
-    last_chunk: dict | None = None
-    pieces: int = 0
-    chars: int = 0
-    finished: bool = False  # the upstream sent [DONE]
-    error: dict | None = None
-
-    def observe(self, chunk: dict) -> bool:
-        """Record one chunk; returns False for a usage-only chunk, which is held back."""
-        usage = chunk.get("usage")
-        if usage:
-            self.usage = usage
-        choices = chunk.get("choices")
-        if not choices:
-            if usage:
-                self.usage_chunk = chunk
-                return False
-            return True
-        self.last_chunk = chunk
-        for choice in choices:
-            delta = choice.get("delta") or {}
-            text = delta.get("content") or ""
-            reasoning = delta.get("reasoning_content") or ""
-            args = "".join(
-                (call.get("function") or {}).get("arguments") or "" for call in delta.get("tool_calls") or ()
-            )
-            size = len(text) + len(reasoning) + len(args)
-            if size:
-                self.pieces += 1
-                self.chars += size
-        return True
-
-    def completion_estimate(self) -> int:
-        # Providers send about one token per delta; long deltas are counted by characters.
-        return max(self.pieces, math.ceil(self.chars / 4))
+from omnigate.errors import ApiError
+from omnigate.providers.base import StreamBroken
+from omnigate.providers.openai_compat.errors import upstream_message
 
 
 async def sse_data(pieces: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
@@ -78,23 +32,43 @@ async def sse_data(pieces: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         yield buffer[5:].strip()
 
 
-def encode_event(obj: dict) -> bytes:
-    return b"data: " + orjson.dumps(obj) + b"\n\n"
+class SSEChunkStream:
+    """The chunks of one upstream streaming response; closing it drops the connection."""
 
+    def __init__(self, response: aiohttp.ClientResponse, provider: str) -> None:
+        self._response = response
+        self._provider = provider
+        self._finished = False
 
-def usage_chunk(tally: StreamTally, *, model: str, usage: dict, tokens_used: int) -> dict:
-    """The final chunk: the upstream's own usage chunk when it sent one, else one built here."""
-    chunk = tally.usage_chunk
-    if chunk is None:
-        last = tally.last_chunk or {}
-        chunk = {
-            "id": last.get("id", ""),
-            "object": "chat.completion.chunk",
-            "created": last.get("created", 0),
-            "model": model,
-            "choices": [],
-        }
-    chunk["model"] = model
-    chunk["usage"] = usage
-    chunk["meta"] = {"usage": {"tokens_used": tokens_used}}
-    return chunk
+    async def __aiter__(self) -> AsyncIterator[dict]:
+        try:
+            async for payload in sse_data(self._response.content.iter_any()):
+                if payload == b"[DONE]":
+                    self._finished = True
+                    return
+                try:
+                    chunk = orjson.loads(payload)
+                except orjson.JSONDecodeError:
+                    chunk = None
+                if not isinstance(chunk, dict):
+                    raise StreamBroken(self._error(502, "sent an invalid stream event", "upstream_invalid"))
+                if chunk.get("error"):
+                    message, _, _ = upstream_message(payload)
+                    raise StreamBroken(self._error(502, f"failed mid-stream: {message}", "upstream_error"))
+                yield chunk
+        except TimeoutError as exc:
+            raise StreamBroken(
+                ApiError(504, "Generation timeout: the upstream stopped sending.", code="upstream_timeout")
+            ) from exc
+        except aiohttp.ClientError as exc:
+            raise StreamBroken(self._error(502, f"stream broke ({exc})", "upstream_broken")) from exc
+        raise StreamBroken(self._error(502, "closed the stream before it finished", "upstream_truncated"))
+
+    async def aclose(self) -> None:
+        if not self._finished:
+            # Closing the connection is how an upstream generation is cancelled.
+            self._response.close()
+        self._response.release()
+
+    def _error(self, status: int, what: str, code: str) -> ApiError:
+        return ApiError(status, f"Bad Gateway: provider {self._provider!r} {what}.", code=code)

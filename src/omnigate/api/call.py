@@ -1,0 +1,161 @@
+"""One billed model call on its way through the gateway, whatever the endpoint family.
+
+`begin_call` does what every model endpoint does first: authenticate, parse, resolve the model,
+validate the body against its rules, find its deployments and reserve the worst-case cost.
+The `Call` then tries deployments in order and settles the real cost from the usage.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from aiohttp import web
+
+from omnigate.api.common import read_json, resolve_model, validate
+from omnigate.billing.book import InsufficientCredits, Reservation
+from omnigate.billing.pricing import TokenRates
+from omnigate.catalog.loader import Model
+from omnigate.errors import OUT_OF_CREDITS, ApiError
+from omnigate.gateway import GATEWAY, REQUEST_ID, Gateway
+from omnigate.providers.base import UpstreamFailure
+from omnigate.routing.router import Deployment
+from omnigate.store.db import KeyRow, LedgerEntry
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+async def begin_call(
+    request: web.Request,
+    *,
+    accepted: tuple[str, ...],
+    endpoint: str,
+    check: Callable[[dict], None] | None = None,
+    generates_tokens: bool = True,
+) -> Call:
+    started = time.perf_counter()
+    gw = request.app[GATEWAY]
+    key = gw.keys.authenticate(request.headers.get("Authorization"))
+    body, raw = await read_json(request)
+    model = resolve_model(gw.catalog, body, accepted=accepted, endpoint=endpoint)
+    if check is not None:
+        check(body)
+    validate(model, body)
+    deployments = gw.router.require(model)
+    rates = gw.rates(model)
+    worst_case = 0
+    if rates is not None:
+        output = _max_output_tokens(gw, model, body) if generates_tokens else 0
+        # Every prompt token spans at least one byte of the body, so its size bounds the prompt.
+        worst_case = rates.worst_case(len(raw), output)
+    try:
+        reservation = gw.book.reserve(key.account_id, worst_case)
+    except InsufficientCredits as exc:
+        detail = f"This request may cost up to {exc.needed} credits; {exc.available} are available."
+        raise ApiError(403, f"{OUT_OF_CREDITS} ({detail})", code="insufficient_credits") from exc
+    return Call(
+        gw, request, key, model, body, deployments, rates, reservation, math.ceil(len(raw) / 4), started
+    )
+
+
+def _max_output_tokens(gw: Gateway, model: Model, body: dict) -> int:
+    requested = body.get("max_completion_tokens") or body.get("max_tokens")
+    if isinstance(requested, int | float) and requested > 0:
+        limit = int(requested)
+    else:
+        limit = model.max_output_tokens or gw.settings.billing.default_max_output_tokens
+    choices = body.get("n")
+    return limit * (choices if isinstance(choices, int) and choices > 1 else 1)
+
+
+@dataclass(slots=True)
+class Call:
+    gw: Gateway
+    request: web.Request
+    key: KeyRow
+    model: Model
+    body: dict
+    deployments: tuple[Deployment, ...]
+    rates: TokenRates | None
+    reservation: Reservation
+    prompt_estimate: int
+    started: float
+    upstream_seconds: float = 0.0
+    deployment: Deployment | None = None
+
+    @property
+    def request_id(self) -> str:
+        return self.request[REQUEST_ID]
+
+    @property
+    def served_model(self) -> str:
+        """The model named in the answer: a built-in engine answers as itself, never as another id."""
+        if self.deployment is not None and self.deployment.backend.local:
+            return self.deployment.upstream_model
+        return self.model.id
+
+    def forward_body(self, deployment: Deployment) -> dict:
+        """The body for one deployment: fields the rules know (the service drops the rest)."""
+        names = self.model.param_names
+        out = {k: v for k, v in self.body.items() if k in names} if names else dict(self.body)
+        out["model"] = deployment.upstream_model
+        return out
+
+    async def attempt(self, send_one: Callable[[Deployment], Awaitable[T]]) -> T:
+        """Try deployments in order until one answers. Only failures before any byte reached the
+        client land here, so moving on to the next deployment is always safe."""
+        limit = max(1, self.gw.settings.routing.max_attempts)
+        failure: UpstreamFailure | None = None
+        for number, deployment in enumerate(self.deployments[:limit], start=1):
+            began = time.perf_counter()
+            try:
+                result = await send_one(deployment)
+            except UpstreamFailure as exc:
+                failure = exc
+                log.warning(
+                    "request %s attempt %d via %s failed: %s", self.request_id, number, deployment.label, exc
+                )
+                if not exc.retryable:
+                    break
+                continue
+            finally:
+                self.upstream_seconds += time.perf_counter() - began
+            self.deployment = deployment
+            return result
+        assert failure is not None
+        raise failure.error
+
+    def settle(self, usage: dict) -> int:
+        cost = self.rates.cost(usage) if self.rates else 0
+        return self.gw.book.settle(
+            self.reservation,
+            cost,
+            LedgerEntry(
+                account_id=self.key.account_id,
+                amount=-cost,
+                kind="charge",
+                key_prefix=self.key.prefix,
+                model=self.served_model,
+                request_id=self.request_id,
+                prompt_tokens=usage.get("prompt_tokens"),
+                completion_tokens=usage.get("completion_tokens"),
+            ),
+        )
+
+    def estimated_usage(self, completion_tokens: int) -> dict:
+        # Only used when the backend reports no usage (it ignored stream_options, or the client left).
+        log.info("request %s: no usage from the backend, billing an estimate", self.request_id)
+        return {
+            "prompt_tokens": self.prompt_estimate,
+            "completion_tokens": completion_tokens,
+            "total_tokens": self.prompt_estimate + completion_tokens,
+        }
+
+    def headers(self) -> dict[str, str]:
+        overhead = (time.perf_counter() - self.started - self.upstream_seconds) * 1000
+        return {"X-Request-Id": self.request_id, "X-Omnigate-Overhead-Ms": f"{overhead:.3f}"}

@@ -1,0 +1,54 @@
+"""What every chat backend (an upstream protocol adapter or a built-in engine) offers the gateway.
+
+Bodies in and out are OpenAI-shaped dicts: the handler stays the same whoever serves the model.
+Failures before the first chunk raise `UpstreamFailure` (the router may try another deployment);
+failures after it raise `StreamBroken` (the client already has bytes; the stream ends with an
+error event).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+from omnigate.errors import ApiError
+
+
+class UpstreamFailure(Exception):
+    def __init__(self, error: ApiError, *, retryable: bool, retry_after: float | None = None) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+class StreamBroken(Exception):
+    def __init__(self, error: ApiError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+class ChunkStream(Protocol):
+    """An open stream of `chat.completion.chunk` dicts; ends after the last chunk."""
+
+    def __aiter__(self) -> AsyncIterator[dict]: ...
+
+    async def aclose(self) -> None:
+        """Stop early: the generation upstream (or in the engine) is cancelled."""
+
+
+class ChatBackend(Protocol):
+    name: str
+    # True for built-in engines: their answers name the engine's own model id.
+    local: bool
+
+    async def complete(self, body: dict, *, account_id: int) -> dict: ...
+
+    async def open_stream(self, body: dict, *, account_id: int) -> ChunkStream: ...
+
+
+class EmbeddingBackend(Protocol):
+    name: str
+    local: bool
+
+    async def embed(self, body: dict, *, account_id: int) -> dict: ...
