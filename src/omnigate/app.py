@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from omnigate.api import admin, billing, chat, models
+from omnigate.api import admin, billing, chat, embeddings, models
 from omnigate.errors import ApiError, render_error
 from omnigate.gateway import GATEWAY, REQUEST_ID, Gateway
 
@@ -23,6 +23,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # Each route answers with and without the /v1 prefix, as the service does.
 ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/chat/completions", chat.chat_completions),
+    ("POST", "/embeddings", embeddings.embeddings),
     ("GET", "/billing/balance", billing.balance),
     ("GET", "/admin/accounts", admin.list_accounts),
     ("POST", "/admin/accounts", admin.create_account),

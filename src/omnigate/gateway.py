@@ -10,10 +10,11 @@ from aiohttp import web
 from omnigate.billing.book import CreditBook
 from omnigate.billing.pricing import TokenRates
 from omnigate.catalog.loader import Catalog, Model, Price
+from omnigate.engines.local import LocalBackend, catalogue_model, local_specs
 from omnigate.http.auth import KeyCache
 from omnigate.providers.openai_compat.client import OpenAICompatProvider
 from omnigate.routing.router import Router
-from omnigate.settings import Settings
+from omnigate.settings import LOCAL_PROVIDER, RouteSettings, Settings
 from omnigate.store.db import Database
 from omnigate.store.sync import StateSync
 
@@ -29,12 +30,16 @@ class Gateway:
     keys: KeyCache
     sync: StateSync
     providers: dict[str, OpenAICompatProvider]
+    local: LocalBackend
     router: Router
     _rates: dict[str, TokenRates | None] = field(default_factory=dict)
 
     @classmethod
     def build(cls, settings: Settings, catalog: Catalog | None = None) -> Gateway:
         catalog = catalog or Catalog.load()
+        specs = local_specs(settings)
+        for spec in specs:
+            catalog.add(catalogue_model(spec))
         apply_price_overrides(catalog, settings)
         db = Database(settings.database_url)
         book = CreditBook()
@@ -63,8 +68,11 @@ class Gateway:
                 connect_timeout_s=settings.routing.connect_timeout_s,
                 read_timeout_s=settings.routing.read_timeout_s,
             )
-        router = Router(settings.routes, providers)
-        return cls(settings, catalog, db, book, keys, sync, providers, router)
+        local = LocalBackend(settings, specs)
+        # A local model is served by its engine first, whatever catch-all route the config has.
+        routes = [*(RouteSettings(model=s.id, provider=LOCAL_PROVIDER) for s in specs), *settings.routes]
+        router = Router(routes, {**providers, LOCAL_PROVIDER: local})
+        return cls(settings, catalog, db, book, keys, sync, providers, local, router)
 
     async def start(self) -> None:
         for provider in self.providers.values():
@@ -75,6 +83,7 @@ class Gateway:
         await self.sync.stop()
         for provider in self.providers.values():
             await provider.close()
+        self.local.close()
         self.db.close()
 
     def rates(self, model: Model) -> TokenRates | None:

