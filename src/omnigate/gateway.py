@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 
@@ -12,7 +13,7 @@ from omnigate.billing.pricing import TokenRates
 from omnigate.catalog.loader import Catalog, Model, Price
 from omnigate.engines.local import LocalBackend, catalogue_model, local_specs
 from omnigate.http.auth import KeyCache
-from omnigate.providers.openai_compat.client import OpenAICompatProvider
+from omnigate.providers.registry import build_provider
 from omnigate.routing.router import Router
 from omnigate.settings import LOCAL_PROVIDER, RouteSettings, Settings
 from omnigate.store.db import Database
@@ -29,7 +30,7 @@ class Gateway:
     book: CreditBook
     keys: KeyCache
     sync: StateSync
-    providers: dict[str, OpenAICompatProvider]
+    providers: dict[str, Any]
     local: LocalBackend
     router: Router
     _rates: dict[str, TokenRates | None] = field(default_factory=dict)
@@ -60,14 +61,7 @@ class Gateway:
                     name,
                     spec.api_key_env,
                 )
-            providers[name] = OpenAICompatProvider(
-                name,
-                spec.base_url,
-                api_key=api_key,
-                headers=spec.headers,
-                connect_timeout_s=settings.routing.connect_timeout_s,
-                read_timeout_s=settings.routing.read_timeout_s,
-            )
+            providers[name] = build_provider(spec, settings.routing, api_key)
         local = LocalBackend(settings, specs)
         # A local model is served by its engine first, whatever catch-all route the config has.
         routes = [*(RouteSettings(model=s.id, provider=LOCAL_PROVIDER) for s in specs), *settings.routes]

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-PROVIDER_KINDS = ("openai",)
+# Wire protocols a [providers.*] table may name (providers/registry.py maps them to classes).
+PROVIDER_KINDS = ("openai", "anthropic", "gemini", "cohere")
 
 
 class ConfigError(ValueError):

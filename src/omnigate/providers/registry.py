@@ -1,0 +1,33 @@
+"""Provider kinds (wire protocols) and the class that speaks each one.
+
+Classes are imported only when a config names their kind, so an unused adapter costs nothing at
+start-up. Every class takes the same constructor arguments and offers start()/close() plus the
+ChatBackend methods (providers/base.py).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from omnigate.settings import ProviderSettings, RoutingSettings
+
+KINDS = {
+    "openai": "omnigate.providers.openai_compat.client:OpenAICompatProvider",
+    "anthropic": "omnigate.providers.anthropic.client:AnthropicProvider",
+    "gemini": "omnigate.providers.gemini.client:GeminiProvider",
+    "cohere": "omnigate.providers.cohere.client:CohereProvider",
+}
+
+
+def build_provider(spec: ProviderSettings, routing: RoutingSettings, api_key: str | None) -> Any:
+    module, _, cls = KINDS[spec.kind].partition(":")
+    provider_class = getattr(importlib.import_module(module), cls)
+    return provider_class(
+        spec.name,
+        spec.base_url,
+        api_key=api_key,
+        headers=spec.headers,
+        connect_timeout_s=routing.connect_timeout_s,
+        read_timeout_s=routing.read_timeout_s,
+    )
