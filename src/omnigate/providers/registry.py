@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from omnigate.settings import ProviderSettings, RoutingSettings
+from omnigate.settings import ConfigError, ProviderSettings, RoutingSettings
 
 KINDS = {
     "openai": "omnigate.providers.openai_compat.client:OpenAICompatProvider",
@@ -22,7 +22,10 @@ KINDS = {
 
 def build_provider(spec: ProviderSettings, routing: RoutingSettings, api_key: str | None) -> Any:
     module, _, cls = KINDS[spec.kind].partition(":")
-    provider_class = getattr(importlib.import_module(module), cls)
+    try:
+        provider_class = getattr(importlib.import_module(module), cls)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"[providers.{spec.name}] kind {spec.kind!r} is not available: {exc}") from exc
     return provider_class(
         spec.name,
         spec.base_url,
