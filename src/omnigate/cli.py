@@ -113,8 +113,6 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         port=settings.server.port,
         access_log=None,
         print=None,
-        # A client that hangs up cancels its handler, and so its upstream call.
-        handler_cancellation=True,
     )
     return 0
 

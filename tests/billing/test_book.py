@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from omnigate.billing.book import CreditBook, InsufficientCredits
-from omnigate.store.db import AccountRow, LedgerEntry
+from omnigate.billing.book import CreditBook, InsufficientCredits, Usage
+from omnigate.store.db import AccountRow
 
 
 def book_with(balance: int) -> CreditBook:
@@ -18,8 +18,8 @@ def book_with(balance: int) -> CreditBook:
     return book
 
 
-def entry() -> LedgerEntry:
-    return LedgerEntry(account_id=1, amount=0, kind="charge", model="m", prompt_tokens=1, completion_tokens=1)
+def entry() -> Usage:
+    return Usage(key_prefix="og-k", model="m", request_id="r", prompt_tokens=1, completion_tokens=1)
 
 
 def test_reservations_stop_at_the_balance() -> None:

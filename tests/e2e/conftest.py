@@ -112,7 +112,7 @@ async def harness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncItera
     admin_key, _ = db.create_key("team", admin=True, origin="test")
 
     gateway = Gateway.build(settings)
-    runner = web.AppRunner(create_app(gateway), handler_cancellation=True)
+    runner = web.AppRunner(create_app(gateway))
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()

@@ -17,14 +17,14 @@ from typing import TypeVar
 from aiohttp import web
 
 from omnigate.api.common import read_json, resolve_model, validate
-from omnigate.billing.book import InsufficientCredits, Reservation
+from omnigate.billing.book import InsufficientCredits, Reservation, Usage
 from omnigate.billing.pricing import TokenRates
 from omnigate.catalog.loader import Model
 from omnigate.errors import OUT_OF_CREDITS, ApiError
 from omnigate.gateway import GATEWAY, REQUEST_ID, Gateway
 from omnigate.providers.base import UpstreamFailure
 from omnigate.routing.router import Deployment
-from omnigate.store.db import KeyRow, LedgerEntry
+from omnigate.store.db import KeyRow
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -132,20 +132,14 @@ class Call:
 
     def settle(self, usage: dict) -> int:
         cost = self.rates.cost(usage) if self.rates else 0
-        return self.gw.book.settle(
-            self.reservation,
-            cost,
-            LedgerEntry(
-                account_id=self.key.account_id,
-                amount=-cost,
-                kind="charge",
-                key_prefix=self.key.prefix,
-                model=self.served_model,
-                request_id=self.request_id,
-                prompt_tokens=usage.get("prompt_tokens"),
-                completion_tokens=usage.get("completion_tokens"),
-            ),
+        record = Usage(
+            key_prefix=self.key.prefix,
+            model=self.served_model,
+            request_id=self.request_id,
+            prompt_tokens=usage.get("prompt_tokens"),
+            completion_tokens=usage.get("completion_tokens"),
         )
+        return self.gw.book.settle(self.reservation, cost, record)
 
     def estimated_usage(self, completion_tokens: int) -> dict:
         # Only used when the backend reports no usage (it ignored stream_options, or the client left).

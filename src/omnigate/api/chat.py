@@ -116,10 +116,14 @@ async def _relay(
     """Copy chunks to the client; returns the error that ended the stream early, if any."""
     name = call.served_model
     try:
-        async for chunk in chunks:
-            if tally.observe(chunk):
-                chunk["model"] = name
-                await send(response, encode_event(chunk))
+        async for item in chunks:
+            out = []
+            for chunk in item if isinstance(item, list) else (item,):
+                if tally.observe(chunk):
+                    chunk["model"] = name
+                    out.append(encode_event(chunk))
+            if out:
+                await send(response, b"".join(out))
     except StreamBroken as broken:
         return broken.error
     return None

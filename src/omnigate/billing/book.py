@@ -45,6 +45,17 @@ class AccountState:
         return self.db_balance + self.pending - self.reserved
 
 
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """What one request used, as the ledger records it."""
+
+    key_prefix: str
+    model: str
+    request_id: str
+    prompt_tokens: int | None
+    completion_tokens: int | None
+
+
 @dataclass(slots=True)
 class Reservation:
     account: AccountState
@@ -105,7 +116,7 @@ class CreditBook:
             reservation.done = True
             reservation.account.reserved -= reservation.amount
 
-    def settle(self, reservation: Reservation, cost: int, entry: LedgerEntry) -> int:
+    def settle(self, reservation: Reservation, cost: int, usage: Usage) -> int:
         """Release the reservation, charge `cost` and queue a ledger entry; returns the credits charged.
 
         The charge never takes the balance below zero: when the real cost exceeds what was
@@ -119,20 +130,17 @@ class CreditBook:
         # Free requests are recorded too (amount 0): the ledger doubles as the usage record.
         state.pending -= charged
         state.updated_at = datetime.now(UTC)
-        note = entry.note
-        if charged < cost:
-            note = f"cost {cost} credits, capped at the available balance"
         self._queue.append(
             LedgerEntry(
                 account_id=state.id,
                 amount=-charged,
                 kind="charge",
-                key_prefix=entry.key_prefix,
-                model=entry.model,
-                request_id=entry.request_id,
-                prompt_tokens=entry.prompt_tokens,
-                completion_tokens=entry.completion_tokens,
-                note=note,
+                key_prefix=usage.key_prefix,
+                model=usage.model,
+                request_id=usage.request_id,
+                prompt_tokens=usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens,
+                note=f"cost {cost} credits, capped at the available balance" if charged < cost else None,
                 created_at=state.updated_at,
             )
         )

@@ -29,9 +29,13 @@ class StreamBroken(Exception):
 
 
 class ChunkStream(Protocol):
-    """An open stream of `chat.completion.chunk` dicts; ends after the last chunk."""
+    """An open stream of `chat.completion.chunk` dicts; ends after the last chunk.
 
-    def __aiter__(self) -> AsyncIterator[dict]: ...
+    An item may also be a list of chunks that arrived together: the gateway then writes them to
+    the client in one go (one system call instead of one per chunk).
+    """
+
+    def __aiter__(self) -> AsyncIterator[dict | list[dict]]: ...
 
     async def aclose(self) -> None:
         """Stop early: the generation upstream (or in the engine) is cancelled."""

@@ -12,8 +12,8 @@ from omnigate.providers.base import StreamBroken
 from omnigate.providers.openai_compat.errors import upstream_message
 
 
-async def sse_data(pieces: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """The payloads of the `data:` fields of an SSE byte stream, however the bytes are split.
+async def sse_data(pieces: AsyncIterator[bytes]) -> AsyncIterator[list[bytes]]:
+    """The payloads of the `data:` fields of an SSE byte stream, grouped by network read.
 
     Splits lines itself rather than using aiohttp's readline, which refuses lines over 128 KiB
     (a tool call's arguments or an inline image can be longer).
@@ -22,14 +22,17 @@ async def sse_data(pieces: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     async for piece in pieces:
         buffer += piece
         start = 0
+        found = []
         while (end := buffer.find(b"\n", start)) >= 0:
             line = buffer[start:end]
             start = end + 1
             if line.startswith(b"data:"):
-                yield line[5:].strip()
+                found.append(line[5:].strip())
         buffer = buffer[start:]
+        if found:
+            yield found
     if buffer.startswith(b"data:"):
-        yield buffer[5:].strip()
+        yield [buffer[5:].strip()]
 
 
 class SSEChunkStream:
@@ -40,22 +43,19 @@ class SSEChunkStream:
         self._provider = provider
         self._finished = False
 
-    async def __aiter__(self) -> AsyncIterator[dict]:
+    async def __aiter__(self) -> AsyncIterator[list[dict]]:
         try:
-            async for payload in sse_data(self._response.content.iter_any()):
-                if payload == b"[DONE]":
-                    self._finished = True
+            async for payloads in sse_data(self._response.content.iter_any()):
+                batch = []
+                for payload in payloads:
+                    if payload == b"[DONE]":
+                        self._finished = True
+                        break
+                    batch.append(self._parse(payload))
+                if batch:
+                    yield batch
+                if self._finished:
                     return
-                try:
-                    chunk = orjson.loads(payload)
-                except orjson.JSONDecodeError:
-                    chunk = None
-                if not isinstance(chunk, dict):
-                    raise StreamBroken(self._error(502, "sent an invalid stream event", "upstream_invalid"))
-                if chunk.get("error"):
-                    message, _, _ = upstream_message(payload)
-                    raise StreamBroken(self._error(502, f"failed mid-stream: {message}", "upstream_error"))
-                yield chunk
         except TimeoutError as exc:
             raise StreamBroken(
                 ApiError(504, "Generation timeout: the upstream stopped sending.", code="upstream_timeout")
@@ -63,6 +63,18 @@ class SSEChunkStream:
         except aiohttp.ClientError as exc:
             raise StreamBroken(self._error(502, f"stream broke ({exc})", "upstream_broken")) from exc
         raise StreamBroken(self._error(502, "closed the stream before it finished", "upstream_truncated"))
+
+    def _parse(self, payload: bytes) -> dict:
+        try:
+            chunk = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            chunk = None
+        if not isinstance(chunk, dict):
+            raise StreamBroken(self._error(502, "sent an invalid stream event", "upstream_invalid"))
+        if chunk.get("error"):
+            message, _, _ = upstream_message(payload)
+            raise StreamBroken(self._error(502, f"failed mid-stream: {message}", "upstream_error"))
+        return chunk
 
     async def aclose(self) -> None:
         if not self._finished:
