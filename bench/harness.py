@@ -324,7 +324,11 @@ def streaming(target: Target, count: int) -> dict[str, float]:
 def wrk(target: Target, connections: int, seconds: int, core: str | None) -> dict[str, float]:
     script = Path(os.environ.get("TMPDIR", "/tmp")) / f"wrk-{target.name}.lua"
     auth = f'wrk.headers["Authorization"] = "Bearer {target.key}"\n' if target.key else ""
-    lines = ['wrk.method = "POST"', f"wrk.body = {json.dumps(BODY)}", 'wrk.headers["Content-Type"] = "application/json"']
+    lines = [
+        'wrk.method = "POST"',
+        f"wrk.body = {json.dumps(BODY)}",
+        'wrk.headers["Content-Type"] = "application/json"',
+    ]
     script.write_text("\n".join(lines) + "\n" + auth)
     command = pinned(
         [
