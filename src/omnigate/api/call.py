@@ -150,6 +150,12 @@ class Call:
             "total_tokens": self.prompt_estimate + completion_tokens,
         }
 
-    def headers(self) -> dict[str, str]:
+    def headers(self, content_type: str | None = "application/json") -> dict[str, str]:
+        """Response headers: the request id and the time the gateway itself added (total minus
+        upstream), so users can check the overhead in production."""
         overhead = (time.perf_counter() - self.started - self.upstream_seconds) * 1000
-        return {"X-Request-Id": self.request_id, "X-Omnigate-Overhead-Ms": f"{overhead:.3f}"}
+        headers = {"X-Request-Id": self.request_id, "X-Omnigate-Overhead-Ms": f"{overhead:.3f}"}
+        if content_type:
+            # Given as a plain header: aiohttp's content_type argument parses it on every response.
+            headers["Content-Type"] = content_type
+        return headers

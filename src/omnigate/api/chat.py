@@ -58,9 +58,7 @@ async def _complete(call: Call) -> web.Response:
     charged = call.settle(usage)
     completion["model"] = call.served_model
     completion["meta"] = {"usage": {"tokens_used": charged}}
-    return web.Response(
-        body=orjson.dumps(completion), content_type="application/json", headers=call.headers()
-    )
+    return web.Response(body=orjson.dumps(completion), headers=call.headers())
 
 
 def _completion_chars(completion: dict) -> int:
@@ -82,7 +80,7 @@ async def _stream(call: Call) -> web.StreamResponse:
     tally = StreamTally()
     settled = False
     try:
-        response = await open_sse(call.request, call.headers())
+        response = await open_sse(call.request, call.headers(content_type=None))
         try:
             failure = await _relay(call, chunks, response, tally)
         except ClientGone:

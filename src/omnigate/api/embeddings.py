@@ -27,8 +27,6 @@ async def embeddings(request: web.Request) -> web.Response:
         charged = call.settle(usage)
         result["model"] = call.served_model
         result["meta"] = {"usage": {"tokens_used": charged}}
-        return web.Response(
-            body=orjson.dumps(result), content_type="application/json", headers=call.headers()
-        )
+        return web.Response(body=orjson.dumps(result), headers=call.headers())
     finally:
         gw.book.release(call.reservation)

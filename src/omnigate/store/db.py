@@ -86,6 +86,11 @@ class Database:
         self.engine: Engine = create_engine(self.url, pool_pre_ping=True)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        self._ledger_insert = (
+            "INSERT INTO ledger (account_id, amount, kind, key_prefix, model, request_id, prompt_tokens,"
+            f" completion_tokens, note, created_at) VALUES ({', '.join([mark] * 10)})"
+        )
 
     def close(self) -> None:
         self.engine.dispose()
@@ -170,7 +175,7 @@ class Database:
                 prompt_tokens=r.prompt_tokens,
                 completion_tokens=r.completion_tokens,
                 note=r.note,
-                created_at=r.created_at,
+                created_at=_aware(r.created_at),
             )
             for r in rows
         ]
@@ -180,29 +185,34 @@ class Database:
 
         Returns the total written per account id.
         """
+        stamp = now()
+        as_text = self.engine.dialect.name == "sqlite"
         rows = []
         deltas: dict[int, int] = {}
-        stamp = now()
         for e in entries:
+            created = e.created_at or stamp
             rows.append(
-                {
-                    "account_id": e.account_id,
-                    "amount": e.amount,
-                    "kind": e.kind,
-                    "key_prefix": e.key_prefix,
-                    "model": e.model,
-                    "request_id": e.request_id,
-                    "prompt_tokens": e.prompt_tokens,
-                    "completion_tokens": e.completion_tokens,
-                    "note": e.note,
-                    "created_at": e.created_at or stamp,
-                }
+                (
+                    e.account_id,
+                    e.amount,
+                    e.kind,
+                    e.key_prefix,
+                    e.model,
+                    e.request_id,
+                    e.prompt_tokens,
+                    e.completion_tokens,
+                    e.note,
+                    # SQLAlchemy keeps SQLite datetimes as naive UTC text; write them the same way.
+                    created.strftime("%Y-%m-%d %H:%M:%S.%f") if as_text else created,
+                )
             )
             deltas[e.account_id] = deltas.get(e.account_id, 0) + e.amount
         if not rows:
             return deltas
         with self.engine.begin() as conn:
-            conn.execute(insert(schema.ledger), rows)
+            # The driver's own executemany: thousands of rows a second arrive here, and
+            # SQLAlchemy's per-row parameter processing would cost more than the insert.
+            conn.exec_driver_sql(self._ledger_insert, rows)
             for account_id, delta in sorted(deltas.items()):
                 conn.execute(
                     update(schema.accounts)

@@ -38,7 +38,11 @@ class OpenAICompatProvider:
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=60, ttl_dns_cache=300)
-        self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
+        # No cookie jar: upstream APIs set no cookies worth keeping, and filtering them costs
+        # time on every request.
+        self._session = aiohttp.ClientSession(
+            connector=connector, timeout=self._timeout, cookie_jar=aiohttp.DummyCookieJar()
+        )
 
     async def close(self) -> None:
         if self._session is not None:
