@@ -6,7 +6,11 @@ import argparse
 import asyncio
 import gc
 import logging
+import signal
+import socket
+import subprocess
 import sys
+import time
 from collections.abc import Callable
 
 from omnigate.settings import ConfigError, Settings, load_settings
@@ -40,6 +44,11 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", parents=[common], help="run the gateway")
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 8000)")
+    serve.add_argument(
+        "--workers", type=int, default=1, help="processes sharing the port (more than 1 needs [redis] url)"
+    )
+    # Set by the supervisor: serve on this inherited listening socket.
+    serve.add_argument("--listen-fd", type=int, help=argparse.SUPPRESS)
     serve.set_defaults(run=_serve)
 
     keys = commands.add_parser("keys", help="API keys").add_subparsers(title="keys commands")
@@ -104,21 +113,57 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         settings.server.port = args.port
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    _with_db(settings, _first_start)
+    if args.listen_fd is None:
+        _with_db(settings, _first_start)
+    if args.workers > 1:
+        if not settings.redis.url:
+            raise ConfigError(
+                "--workers needs a credit book the workers share: set [redis] url (or OMNIGATE_REDIS_URL)"
+            )
+        return _supervise(settings, args)
     _use_uvloop()
     app = create_app(Gateway.build(settings))
     # The catalogue and config are built once and live as long as the process: keep them out of
     # the garbage collector's way, so its passes stay short under load.
     gc.freeze()
+    if args.listen_fd is not None:
+        web.run_app(app, sock=socket.socket(fileno=args.listen_fd), access_log=None, print=None)
+        return 0
     print(f"Omnigate listening on http://{settings.server.host}:{settings.server.port}", flush=True)
-    web.run_app(
-        app,
-        host=settings.server.host,
-        port=settings.server.port,
-        access_log=None,
-        print=None,
-    )
+    web.run_app(app, host=settings.server.host, port=settings.server.port, access_log=None, print=None)
     return 0
+
+
+def _supervise(settings: Settings, args: argparse.Namespace) -> int:
+    """Run N worker processes on one listening socket; stop them all when one exits or on a signal.
+
+    The supervisor binds the socket and the workers inherit it, all accepting from one queue (the
+    pre-fork model), rather than binding one socket each with SO_REUSEPORT: there, connections
+    queued on a socket of a worker that is still starting can wait forever.
+    """
+    listener = socket.create_server((settings.server.host, settings.server.port), backlog=4096)
+    listener.set_inheritable(True)
+    command = [sys.executable, "-m", "omnigate.cli", "serve", "--listen-fd", str(listener.fileno())]
+    if args.config:
+        command += ["--config", args.config]
+    workers = [subprocess.Popen(command, pass_fds=(listener.fileno(),)) for _ in range(args.workers)]
+    print(
+        f"Omnigate listening on http://{settings.server.host}:{settings.server.port} "
+        f"with {args.workers} workers",
+        flush=True,
+    )
+
+    def stop(*_: object) -> None:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while all(worker.poll() is None for worker in workers):
+        time.sleep(0.2)
+    stop()
+    return max((worker.wait() for worker in workers), key=abs)
 
 
 def _first_start(db: Database) -> None:
@@ -203,6 +248,11 @@ def _accounts_create(settings: Settings, args: argparse.Namespace) -> int:
 def _accounts_topup(settings: Settings, args: argparse.Namespace) -> int:
     def action(db: Database) -> None:
         row = db.top_up(args.name, args.credits, origin=CLI_ORIGIN, note=args.note)
+        if settings.redis.url:
+            # Running workers keep live balances in Redis; move them now rather than on restart.
+            from omnigate.billing.redis_book import top_up_sync
+
+            top_up_sync(settings.redis.url, settings.redis.prefix, row.id, args.credits)
         print(f"account {row.name}: balance {row.balance} credits (${row.balance / 2_000_000:.6f})")
 
     return _with_db(settings, action)

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from omnigate.billing.book import CreditBook
 from omnigate.billing.pricing import TokenRates
+from omnigate.billing.redis_book import RedisCreditBook
 from omnigate.catalog.loader import Catalog, Model, Price
 from omnigate.engines.local import LocalBackend, catalogue_model, local_specs
 from omnigate.http.auth import KeyCache
@@ -27,7 +28,7 @@ class Gateway:
     settings: Settings
     catalog: Catalog
     db: Database
-    book: CreditBook
+    book: CreditBook | RedisCreditBook
     keys: KeyCache
     sync: StateSync
     providers: dict[str, Any]
@@ -43,7 +44,9 @@ class Gateway:
             catalog.add(catalogue_model(spec))
         apply_price_overrides(catalog, settings)
         db = Database(settings.database_url)
-        book = CreditBook()
+        book: CreditBook | RedisCreditBook = (
+            RedisCreditBook(settings.redis.url, settings.redis.prefix) if settings.redis.url else CreditBook()
+        )
         keys = KeyCache()
         sync = StateSync(
             db,
@@ -71,10 +74,12 @@ class Gateway:
     async def start(self) -> None:
         for provider in self.providers.values():
             await provider.start()
+        await self.book.start()
         await self.sync.start()
 
     async def stop(self) -> None:
         await self.sync.stop()
+        await self.book.close()
         for provider in self.providers.values():
             await provider.close()
         self.local.close()

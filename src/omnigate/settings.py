@@ -2,8 +2,9 @@
 
 Precedence (later wins): built-in defaults < config file < environment. The config file is the
 `--config` option, else `$OMNIGATE_CONFIG`, else none. Scalar keys of the `[server]`, `[database]`,
-`[routing]` and `[billing]` tables can be overridden as `OMNIGATE_<TABLE>_<KEY>` (for example
-`OMNIGATE_DATABASE_URL`, `OMNIGATE_SERVER_PORT`); `OMNIGATE_DATA_DIR` moves the data folder.
+`[routing]`, `[billing]`, `[redis]` and `[engines]` tables can be overridden as
+`OMNIGATE_<TABLE>_<KEY>` (for example `OMNIGATE_DATABASE_URL`, `OMNIGATE_REDIS_URL`,
+`OMNIGATE_SERVER_PORT`); `OMNIGATE_DATA_DIR` moves the data folder.
 """
 
 from __future__ import annotations
@@ -37,6 +38,15 @@ class ServerSettings:
 @dataclass(slots=True)
 class DatabaseSettings:
     url: str = ""  # empty: SQLite under the data folder
+
+
+@dataclass(slots=True)
+class RedisSettings:
+    # Empty: credits live in this process's memory. Set it to share live balances and
+    # reservations between workers (`serve --workers N`) and replicas: redis://host:6379/0
+    url: str = ""
+    # Prefix of every key Omnigate writes, so several installations can share one Redis.
+    prefix: str = "omnigate:"
 
 
 @dataclass(slots=True)
@@ -122,6 +132,7 @@ class Settings:
     config_path: Path | None = None
     server: ServerSettings = field(default_factory=ServerSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    redis: RedisSettings = field(default_factory=RedisSettings)
     routing: RoutingSettings = field(default_factory=RoutingSettings)
     billing: BillingSettings = field(default_factory=BillingSettings)
     engines: EngineSettings = field(default_factory=EngineSettings)
@@ -135,7 +146,7 @@ class Settings:
         return self.database.url or f"sqlite:///{self.data_dir / 'omnigate.db'}"
 
 
-_SCALAR_TABLES = ("server", "database", "routing", "billing", "engines")
+_SCALAR_TABLES = ("server", "database", "redis", "routing", "billing", "engines")
 # The provider name under which the built-in engines serve; config cannot redefine it.
 LOCAL_PROVIDER = "local"
 

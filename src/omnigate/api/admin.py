@@ -109,7 +109,7 @@ async def top_up(request: web.Request) -> web.Response:
     credits = _field(body, "credits", int)
     note = _field(body, "note", str, required=False)
     row = await _run(gw.db.top_up, request.match_info["name"], credits, origin=gw.sync.origin, note=note)
-    gw.book.refresh(row)
+    await gw.book.topped_up(row, credits)
     return _json(account_view(row))
 
 

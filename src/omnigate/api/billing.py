@@ -11,7 +11,7 @@ from omnigate.gateway import GATEWAY
 async def balance(request: web.Request) -> web.Response:
     gw = request.app[GATEWAY]
     key = gw.keys.authenticate(request.headers.get("Authorization"))
-    account = gw.book.accounts[key.account_id]
+    account = await gw.book.view(key.account_id)
     credits = account.balance
     low = credits < account.low_balance_threshold
     body = {

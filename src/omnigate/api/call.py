@@ -54,7 +54,7 @@ async def begin_call(
         # Every prompt token spans at least one byte of the body, so its size bounds the prompt.
         worst_case = rates.worst_case(len(raw), output)
     try:
-        reservation = gw.book.reserve(key.account_id, worst_case)
+        reservation = await gw.book.reserve(key.account_id, worst_case)
     except InsufficientCredits as exc:
         detail = f"This request may cost up to {exc.needed} credits; {exc.available} are available."
         raise ApiError(403, f"{OUT_OF_CREDITS} ({detail})", code="insufficient_credits") from exc
@@ -130,7 +130,7 @@ class Call:
         assert failure is not None
         raise failure.error
 
-    def settle(self, usage: dict) -> int:
+    async def settle(self, usage: dict) -> int:
         cost = self.rates.cost(usage) if self.rates else 0
         record = Usage(
             key_prefix=self.key.prefix,
@@ -139,7 +139,7 @@ class Call:
             prompt_tokens=usage.get("prompt_tokens"),
             completion_tokens=usage.get("completion_tokens"),
         )
-        return self.gw.book.settle(self.reservation, cost, record)
+        return await self.gw.book.settle(self.reservation, cost, record)
 
     def estimated_usage(self, completion_tokens: int) -> dict:
         # Only used when the backend reports no usage (it ignored stream_options, or the client left).

@@ -28,7 +28,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
             return await _stream(call)
         return await _complete(call)
     finally:
-        gw.book.release(call.reservation)
+        await gw.book.release(call.reservation)
 
 
 def _require_messages(body: dict) -> None:
@@ -55,7 +55,7 @@ async def _complete(call: Call) -> web.Response:
 
     completion = await call.attempt(send_one)
     usage = completion.get("usage") or call.estimated_usage(_completion_chars(completion) // 4)
-    charged = call.settle(usage)
+    charged = await call.settle(usage)
     completion["model"] = call.served_model
     completion["meta"] = {"usage": {"tokens_used": charged}}
     return web.Response(body=orjson.dumps(completion), headers=call.headers())
@@ -87,7 +87,7 @@ async def _stream(call: Call) -> web.StreamResponse:
             log.info("request %s: client left mid-stream; generation cancelled", call.request_id)
             return response
         usage = tally.usage or call.estimated_usage(tally.completion_estimate())
-        charged = call.settle(usage)
+        charged = await call.settle(usage)
         settled = True
         try:
             if failure is not None:
@@ -105,7 +105,7 @@ async def _stream(call: Call) -> web.StreamResponse:
         await chunks.aclose()
         if not settled:
             # The client went away (or the handler was cancelled): bill what was produced.
-            call.settle(tally.usage or call.estimated_usage(tally.completion_estimate()))
+            await call.settle(tally.usage or call.estimated_usage(tally.completion_estimate()))
 
 
 async def _relay(

@@ -24,9 +24,9 @@ async def embeddings(request: web.Request) -> web.Response:
 
         result = await call.attempt(send_one)
         usage = result.get("usage") or call.estimated_usage(0)
-        charged = call.settle(usage)
+        charged = await call.settle(usage)
         result["model"] = call.served_model
         result["meta"] = {"usage": {"tokens_used": charged}}
         return web.Response(body=orjson.dumps(result), headers=call.headers())
     finally:
-        gw.book.release(call.reservation)
+        await gw.book.release(call.reservation)

@@ -1,13 +1,12 @@
-"""The in-memory credit book: reservations and settlements without a database round trip.
+"""Credit books: reservations and settlements without a database round trip.
 
-Each account's spendable credits are `db_balance + pending - reserved`:
-- `db_balance` is the balance last read from (or written to) the database;
-- `pending` is the sum of ledger entries settled here but not yet flushed;
-- `reserved` is the worst case of the requests in flight.
+A request reserves its worst-case cost before it is forwarded and settles its real cost
+afterwards, so concurrent requests can never spend more than the account holds. Settled charges
+queue up as ledger entries that the sync loop writes to the database in batches.
 
-A request reserves its worst case before it is forwarded and settles its real cost afterwards, so
-concurrent requests can never spend more than the account holds. All methods run on the event loop
-and never await, which makes each of them atomic within one process.
+Two books share this interface:
+- `CreditBook` (here) keeps live balances in this process's memory: one server process;
+- `RedisCreditBook` (billing/redis_book.py) keeps them in Redis: several workers or replicas.
 """
 
 from __future__ import annotations
@@ -25,26 +24,6 @@ class InsufficientCredits(Exception):
         self.needed = needed
 
 
-@dataclass(slots=True)
-class AccountState:
-    id: int
-    name: str
-    db_balance: int
-    low_balance_threshold: int
-    updated_at: datetime
-    pending: int = 0
-    reserved: int = 0
-
-    @property
-    def balance(self) -> int:
-        """Settled credits: what the ledger will sum to once pending entries are flushed."""
-        return self.db_balance + self.pending
-
-    @property
-    def available(self) -> int:
-        return self.db_balance + self.pending - self.reserved
-
-
 @dataclass(frozen=True, slots=True)
 class Usage:
     """What one request used, as the ledger records it."""
@@ -58,26 +37,51 @@ class Usage:
 
 @dataclass(slots=True)
 class Reservation:
-    account: AccountState
+    account_id: int
     amount: int
     done: bool = field(default=False)
 
 
-class CreditBook:
+@dataclass(slots=True)
+class AccountState:
+    id: int
+    name: str
+    db_balance: int  # the balance last read from (or written to) the database
+    low_balance_threshold: int
+    updated_at: datetime
+    pending: int = 0  # settled here, not yet flushed to the ledger
+    reserved: int = 0  # worst case of the requests in flight
+
+    @property
+    def balance(self) -> int:
+        """Settled credits: what the ledger will sum to once pending entries are flushed."""
+        return self.db_balance + self.pending
+
+    @property
+    def available(self) -> int:
+        return self.db_balance + self.pending - self.reserved
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceView:
+    balance: int
+    low_balance_threshold: int
+    updated_at: datetime
+
+
+class LedgerQueue:
+    """Settled charges waiting for the sync loop, plus what each book knows of its accounts."""
+
     def __init__(self) -> None:
         self.accounts: dict[int, AccountState] = {}
         self._queue: list[LedgerEntry] = []
 
-    # -- cache maintenance (called by the sync loop) -----------------------------------------
     def refresh(self, row: AccountRow) -> None:
+        """Take in an account as the database has it now."""
         state = self.accounts.get(row.id)
         if state is None:
             self.accounts[row.id] = AccountState(
-                id=row.id,
-                name=row.name,
-                db_balance=row.balance,
-                low_balance_threshold=row.low_balance_threshold,
-                updated_at=row.updated_at,
+                row.id, row.name, row.balance, row.low_balance_threshold, row.updated_at
             )
             return
         state.db_balance = row.balance
@@ -103,36 +107,14 @@ class CreditBook:
     def pending_entries(self) -> int:
         return len(self._queue)
 
-    # -- the hot path ----------------------------------------------------------------------
-    def reserve(self, account_id: int, amount: int) -> Reservation:
+    def _record(self, account_id: int, charged: int, cost: int, usage: Usage) -> None:
         state = self.accounts[account_id]
-        if amount > 0 and state.available < amount:
-            raise InsufficientCredits(available=max(state.available, 0), needed=amount)
-        state.reserved += amount
-        return Reservation(account=state, amount=amount)
-
-    def release(self, reservation: Reservation) -> None:
-        if not reservation.done:
-            reservation.done = True
-            reservation.account.reserved -= reservation.amount
-
-    def settle(self, reservation: Reservation, cost: int, usage: Usage) -> int:
-        """Release the reservation, charge `cost` and queue a ledger entry; returns the credits charged.
-
-        The charge never takes the balance below zero: when the real cost exceeds what was
-        reserved and the account cannot cover the difference, the rest is written off and noted.
-        """
-        if reservation.done:
-            return 0
-        self.release(reservation)
-        state = reservation.account
-        charged = max(min(cost, state.available), 0)
-        # Free requests are recorded too (amount 0): the ledger doubles as the usage record.
         state.pending -= charged
         state.updated_at = datetime.now(UTC)
+        # Free requests are recorded too (amount 0): the ledger doubles as the usage record.
         self._queue.append(
             LedgerEntry(
-                account_id=state.id,
+                account_id=account_id,
                 amount=-charged,
                 kind="charge",
                 key_prefix=usage.key_prefix,
@@ -144,4 +126,46 @@ class CreditBook:
                 created_at=state.updated_at,
             )
         )
+
+
+class CreditBook(LedgerQueue):
+    """Live balances in this process's memory. Every method runs on the event loop without
+    awaiting anything, which makes each one atomic within the process."""
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    async def reserve(self, account_id: int, amount: int) -> Reservation:
+        state = self.accounts[account_id]
+        if amount > 0 and state.available < amount:
+            raise InsufficientCredits(available=max(state.available, 0), needed=amount)
+        state.reserved += amount
+        return Reservation(account_id, amount)
+
+    async def release(self, reservation: Reservation) -> None:
+        if not reservation.done:
+            reservation.done = True
+            self.accounts[reservation.account_id].reserved -= reservation.amount
+
+    async def settle(self, reservation: Reservation, cost: int, usage: Usage) -> int:
+        """Release the reservation, charge `cost`, queue a ledger entry; returns the credits charged.
+
+        The charge never takes the balance below zero: when the real cost exceeds what was
+        reserved and the account cannot cover the difference, the rest is written off and noted.
+        """
+        if reservation.done:
+            return 0
+        await self.release(reservation)
+        charged = max(min(cost, self.accounts[reservation.account_id].available), 0)
+        self._record(reservation.account_id, charged, cost, usage)
         return charged
+
+    async def topped_up(self, row: AccountRow, credits: int) -> None:
+        self.refresh(row)
+
+    async def view(self, account_id: int) -> BalanceView:
+        state = self.accounts[account_id]
+        return BalanceView(state.balance, state.low_balance_threshold, state.updated_at)

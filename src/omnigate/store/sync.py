@@ -15,7 +15,7 @@ import logging
 import time
 import uuid
 
-from omnigate.billing.book import CreditBook
+from omnigate.billing.book import LedgerQueue
 from omnigate.http.auth import KeyCache
 from omnigate.store.db import Change, Database, StoreError
 
@@ -26,7 +26,7 @@ class StateSync:
     def __init__(
         self,
         db: Database,
-        book: CreditBook,
+        book: LedgerQueue,
         keys: KeyCache,
         *,
         flush_interval_s: float,

@@ -1,0 +1,133 @@
+"""`omnigate serve --workers 2` with Redis: two processes, one exact balance."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from pathlib import Path
+
+import openai
+import pytest
+import redis
+
+from omnigate.store.db import Database
+from tests.fakes.openai_upstream import FakeOpenAIUpstream
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def _redis_missing() -> str | None:
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+        return None
+    except redis.RedisError as exc:
+        return f"Redis at {REDIS_URL} is not reachable ({type(exc).__name__})"
+
+
+pytestmark = pytest.mark.skipif(_redis_missing() is not None, reason=_redis_missing() or "")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def test_two_workers_keep_credits_exact(tmp_path: Path) -> None:
+    upstream = FakeOpenAIUpstream()
+    await upstream.start()
+    prefix = f"test-{uuid.uuid4().hex[:8]}:"
+    config = tmp_path / "omnigate.toml"
+    config.write_text(
+        textwrap.dedent(
+            f"""
+            data_dir = "{tmp_path / "data"}"
+            [engines]
+            builtin = false
+            [redis]
+            url = "{REDIS_URL}"
+            prefix = "{prefix}"
+            [providers.fake]
+            base_url = "{upstream.base_url}"
+            api_key = "sk-fake"
+            [[routes]]
+            model = "gpt-4o"
+            provider = "fake"
+            [[prices]]
+            model = "gpt-4o"
+            input_per_million = 1.0
+            output_per_million = 2.0
+            """
+        )
+    )
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "race"}], "max_tokens": 10}
+    # The SDK sends compact JSON; each request reserves (body bytes x 2) + (10 x 4) credits.
+    per_request = len(json.dumps(body, separators=(",", ":"))) * 2 + 10 * 4
+    db = Database(f"sqlite:///{tmp_path / 'data' / 'omnigate.db'}")
+    db.upgrade()
+    account = db.create_account("racer", low_balance_threshold=0, origin="test")
+    db.top_up("racer", per_request * 10, origin="test")
+    key, _ = db.create_key("racer", admin=False, origin="test")
+
+    port = _free_port()
+    env = {**os.environ, "OMNIGATE_CONFIG": str(config)}
+    log = (tmp_path / "serve.log").open("w")  # a file, not a pipe nobody reads (that would block the workers)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "omnigate.cli", "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # the supervisor binds the port before the workers are ready to accept
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                await asyncio.sleep(0.2)
+
+        served: list[str | None] = []
+        for _ in range(5):  # fresh connections each round, so both workers take some
+            async with openai.AsyncOpenAI(
+                base_url=f"http://127.0.0.1:{port}/v1", api_key=key, max_retries=0, timeout=30
+            ) as client:
+
+                async def one(client: openai.AsyncOpenAI = client) -> str | None:
+                    try:
+                        reply = await client.chat.completions.with_raw_response.create(**body)
+                        return reply.headers["x-request-id"].rsplit("-", 1)[0]  # the worker's id prefix
+                    except openai.PermissionDeniedError:
+                        return None
+
+                served += await asyncio.gather(*(one() for _ in range(10)))
+        ok = [s for s in served if s is not None]
+        assert len(ok) >= 10 and len(ok) < 50
+        assert len(set(ok)) == 2, "both workers should have served requests"
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+        log.close()
+        await upstream.stop()
+
+    final = db.account(account.id)
+    charges = [e for e in db.ledger_entries(account.id) if e.kind == "charge"]
+    assert len(charges) == len(ok)  # every served request is in the ledger, none lost at shutdown
+    assert final.balance >= 0
+    assert db.ledger_sum(account.id) == final.balance
+    assert not any(e.note and "capped" in e.note for e in charges)
+    db.close()
+    client_redis = redis.Redis.from_url(REDIS_URL)
+    assert int(client_redis.hget(f"{prefix}account:{account.id}", "balance")) == final.balance
+    for k in client_redis.scan_iter(f"{prefix}*"):
+        client_redis.delete(k)
