@@ -1,0 +1,1 @@
+"""Anthropic Messages API adapter: OpenAI-shaped chat bodies in, OpenAI-shaped answers out."""

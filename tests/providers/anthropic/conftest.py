@@ -1,0 +1,86 @@
+"""Fixtures: the fake Anthropic upstream, and the real gateway routing a Claude model to it."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import openai
+import pytest
+from aiohttp import web
+
+from omnigate.app import create_app
+from omnigate.gateway import Gateway
+from omnigate.settings import load_settings
+from omnigate.store.db import Database
+from tests.providers.anthropic.fake_anthropic import API_KEY, FakeAnthropicUpstream
+
+MODEL = "claude-3-haiku-20240307"
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeAnthropicUpstream]:
+    upstream = FakeAnthropicUpstream()
+    await upstream.start()
+    yield upstream
+    await upstream.stop()
+    # Every test fails if the fake caught the adapter (or itself) off the protocol.
+    assert upstream.fidelity_errors == []
+
+
+@dataclass
+class ClaudeGateway:
+    base_url: str
+    key: str
+    upstream: FakeAnthropicUpstream
+    clients: list[openai.AsyncOpenAI] = field(default_factory=list)
+
+    def client(self) -> openai.AsyncOpenAI:
+        client = openai.AsyncOpenAI(base_url=self.base_url, api_key=self.key, max_retries=0)
+        # Closed by the fixture: left to the garbage collector, they close after the loop did.
+        self.clients.append(client)
+        return client
+
+
+@pytest.fixture
+async def gateway(tmp_path: Path, fake: FakeAnthropicUpstream) -> AsyncIterator[ClaudeGateway]:
+    config = tmp_path / "omnigate.toml"
+    config.write_text(
+        textwrap.dedent(
+            f"""
+            data_dir = "{tmp_path / "data"}"
+
+            [routing]
+            read_timeout_s = 5
+
+            [providers.claude]
+            kind = "anthropic"
+            base_url = "{fake.base_url}"
+            api_key = "{API_KEY}"
+
+            [[routes]]
+            model = "{MODEL}"
+            provider = "claude"
+            """
+        )
+    )
+    settings = load_settings(config)
+    db = Database(settings.database_url)
+    db.upgrade()
+    db.create_account("team", low_balance_threshold=1000, origin="test")
+    db.top_up("team", 1_000_000_000, origin="test")
+    key, _ = db.create_key("team", admin=False, origin="test")
+
+    runner = web.AppRunner(create_app(Gateway.build(settings)), handler_cancellation=True)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    harness = ClaudeGateway(base_url=f"http://127.0.0.1:{port}/v1", key=key, upstream=fake)
+    yield harness
+    for client in harness.clients:
+        await client.close()
+    await runner.cleanup()
+    db.close()
