@@ -1,0 +1,67 @@
+"""Cohere error bodies and statuses → the errors the gateway's clients see.
+
+Cohere answers errors as `{"id": ..., "message": ...}` (sometimes without the id). The transport
+failures (timeout, unreachable, invalid body) read the same as for any other upstream, so they
+are shared with the OpenAI-compatible backend.
+"""
+
+from __future__ import annotations
+
+from omnigate.errors import ApiError
+from omnigate.providers.base import UpstreamFailure
+from omnigate.providers.openai_compat.errors import invalid, timeout, unreachable, upstream_message
+
+__all__ = ["failure_for_status", "invalid", "timeout", "unreachable", "unsupported"]
+
+# Statuses that describe the gateway's own standing with Cohere, never the client's request:
+# 401/403 bad or revoked key, 402 the operator's Cohere billing, 498 an invalid or expired token.
+_CREDENTIAL_STATUSES = {401: "credentials", 403: "credentials", 498: "credentials", 402: "billing"}
+
+
+def failure_for_status(provider: str, status: int, raw: bytes, retry_after: str | None) -> UpstreamFailure:
+    message, _, _ = upstream_message(raw)
+    if status == 429:
+        headers = {"Retry-After": retry_after} if retry_after else None
+        return UpstreamFailure(
+            ApiError(429, f"Too Many Requests: {message}", code="rate_limited", headers=headers),
+            retryable=True,
+            retry_after=_seconds(retry_after),
+        )
+    what = _CREDENTIAL_STATUSES.get(status)
+    if what is not None:
+        return UpstreamFailure(
+            ApiError(
+                502,
+                f"Bad Gateway: provider {provider!r} refused the gateway's {what} ({status}: {message})",
+                code="upstream_auth" if what == "credentials" else "upstream_billing",
+            ),
+            retryable=True,
+        )
+    # 499 is Cohere saying the request was cancelled; the gateway did not cancel this one, so
+    # it is an upstream hiccup like a 5xx and another deployment may well answer.
+    if status >= 500 or status in (408, 499):
+        return UpstreamFailure(
+            ApiError(
+                502, f"Bad Gateway: provider {provider!r} answered {status}: {message}", code="upstream_error"
+            ),
+            retryable=True,
+        )
+    # Other 4xx (400, 404, 422): the request itself was refused; the client sees Cohere's words.
+    return UpstreamFailure(ApiError(status, message), retryable=False)
+
+
+def unsupported(provider: str, error: ApiError) -> UpstreamFailure:
+    """A request that cannot be said in Cohere's protocol (an audio part, n > 1, ...).
+
+    Retryable: another deployment of the same model may speak a protocol that carries it; when
+    none does, the client gets this 400 as the last failure.
+    """
+    message = f"{error.message} (provider {provider!r} speaks Cohere's v2 chat protocol)"
+    return UpstreamFailure(ApiError(400, message, code=error.code, param=error.param), retryable=True)
+
+
+def _seconds(value: str | None) -> float | None:
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
