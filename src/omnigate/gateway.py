@@ -15,6 +15,7 @@ from omnigate.catalog.loader import Catalog, Model, Price
 from omnigate.engines.local import LocalBackend, catalogue_model, local_specs
 from omnigate.http.auth import KeyCache
 from omnigate.providers.registry import build_provider
+from omnigate.routing.health import DeploymentHealth
 from omnigate.routing.router import Router
 from omnigate.settings import LOCAL_PROVIDER, RouteSettings, Settings
 from omnigate.store.db import Database
@@ -68,7 +69,10 @@ class Gateway:
         local = LocalBackend(settings, specs)
         # A local model is served by its engine first, whatever catch-all route the config has.
         routes = [*(RouteSettings(model=s.id, provider=LOCAL_PROVIDER) for s in specs), *settings.routes]
-        router = Router(routes, {**providers, LOCAL_PROVIDER: local})
+        health = DeploymentHealth(
+            failures_to_cool=settings.routing.cooldown_after_failures, cooldown_s=settings.routing.cooldown_s
+        )
+        router = Router(routes, {**providers, LOCAL_PROVIDER: local}, health)
         return cls(settings, catalog, db, book, keys, sync, providers, local, router)
 
     async def start(self) -> None:

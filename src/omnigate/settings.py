@@ -51,8 +51,15 @@ class RedisSettings:
 
 @dataclass(slots=True)
 class RoutingSettings:
-    # How many deployments one request may try before giving up (first try included).
+    # Tries per request, first one included, across the model's deployments in order (a single
+    # deployment is tried again); only before any byte reached the client.
     max_attempts: int = 3
+    # Wait before trying the same deployment again: random up to base * 2^(n-1), at most max.
+    backoff_base_s: float = 0.2
+    backoff_max_s: float = 8.0
+    # A deployment that fails this many times in a row sits out `cooldown_s` seconds.
+    cooldown_after_failures: int = 3
+    cooldown_s: float = 30.0
     connect_timeout_s: float = 10.0
     # Longest silence allowed between two bytes of an upstream answer.
     read_timeout_s: float = 300.0

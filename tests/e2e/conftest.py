@@ -54,8 +54,9 @@ def write_config(
             data_dir = "{data_dir}"
 
             [routing]
-            max_attempts = 3
-            read_timeout_s = 1.5
+            max_attempts = 2
+            read_timeout_s = 1.0
+            backoff_base_s = 0.01
 
             [billing]
             flush_interval_s = 0.05

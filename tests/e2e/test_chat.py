@@ -251,8 +251,8 @@ async def test_fallback_to_the_next_route_on_upstream_500(harness: Harness) -> N
 async def test_upstream_failures_map_to_gateway_errors(harness: Harness) -> None:
     client = harness.client()
     messages = [{"role": "user", "content": "x"}]
-    # A model with a single route: a 500 upstream becomes 502, keeping the dual body.
-    harness.upstream.fail_next.append(500)
+    # A model with a single route is tried twice (max_attempts = 2); two 500s become a 502.
+    harness.upstream.fail_next += [500, 500]
     with pytest.raises(openai.APIStatusError) as caught:
         await client.chat.completions.create(model="gpt-4o-mini", messages=messages)
     assert caught.value.status_code == 502
@@ -262,8 +262,8 @@ async def test_upstream_failures_map_to_gateway_errors(harness: Harness) -> None
     with pytest.raises(openai.BadRequestError) as caught:
         await client.chat.completions.create(model="gpt-4o-mini", messages=messages)
     assert "fake upstream rejected the request" in caught.value.message
-    # An upstream that never answers: 504 once the read timeout passes.
-    harness.upstream.fail_next.append("hang")
+    # An upstream that never answers, twice: 504 once the read timeouts pass.
+    harness.upstream.fail_next += ["hang", "hang"]
     with pytest.raises(openai.APIStatusError) as caught:
         await client.chat.completions.create(model="gpt-4o-mini", messages=messages)
     assert caught.value.status_code == 504
@@ -324,3 +324,23 @@ async def test_model_without_route_is_503_naming_the_fix(harness: Harness) -> No
         )
     assert caught.value.status_code == 503
     assert "[[routes]]" in caught.value.message
+
+
+async def test_a_failing_deployment_cools_down_and_its_traffic_goes_to_the_next(harness: Harness) -> None:
+    harness.gateway.router.health.failures_to_cool = 1
+    harness.upstream.fail_next.append(503)
+    client = harness.client()
+    messages = [{"role": "user", "content": "x"}]
+    await client.chat.completions.create(model="gpt-4o", messages=messages)  # primary fails, backup answers
+    await client.chat.completions.create(model="gpt-4o", messages=messages)  # primary is cooling down
+    assert len(harness.upstream.requests) == 1
+    assert len(harness.backup.requests) == 2
+
+
+async def test_a_429_is_retried_on_the_same_deployment_after_a_backoff(harness: Harness) -> None:
+    harness.upstream.fail_next.append(429)
+    reply = await harness.client().chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "again"}]
+    )
+    assert reply.choices[0].message.content == "echo: again"
+    assert len(harness.upstream.requests) == 2

@@ -7,6 +7,7 @@ The `Call` then tries deployments in order and settles the real cost from the us
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -23,6 +24,7 @@ from omnigate.catalog.loader import Model
 from omnigate.errors import OUT_OF_CREDITS, ApiError
 from omnigate.gateway import GATEWAY, REQUEST_ID, Gateway
 from omnigate.providers.base import UpstreamFailure
+from omnigate.routing.health import backoff_s
 from omnigate.routing.router import Deployment
 from omnigate.store.db import KeyRow
 
@@ -46,7 +48,7 @@ async def begin_call(
     if check is not None:
         check(body)
     validate(model, body)
-    deployments = gw.router.require(model)
+    deployments = gw.router.plan(model, max(1, gw.settings.routing.max_attempts))
     rates = gw.rates(model)
     worst_case = 0
     if rates is not None:
@@ -80,7 +82,7 @@ class Call:
     key: KeyRow
     model: Model
     body: dict
-    deployments: tuple[Deployment, ...]
+    deployments: list[Deployment]  # the attempt plan, in order
     rates: TokenRates | None
     reservation: Reservation
     prompt_estimate: int
@@ -107,24 +109,45 @@ class Call:
         return out
 
     async def attempt(self, send_one: Callable[[Deployment], Awaitable[T]]) -> T:
-        """Try deployments in order until one answers. Only failures before any byte reached the
-        client land here, so moving on to the next deployment is always safe."""
-        limit = max(1, self.gw.settings.routing.max_attempts)
+        """Try the plan's deployments in order until one answers. Only failures before any byte
+        reached the client land here, so trying again elsewhere is always safe."""
+        routing = self.gw.settings.routing
+        health = self.gw.router.health
         failure: UpstreamFailure | None = None
-        for number, deployment in enumerate(self.deployments[:limit], start=1):
+        for number, deployment in enumerate(self.deployments, start=1):
             began = time.perf_counter()
             try:
                 result = await send_one(deployment)
             except UpstreamFailure as exc:
                 failure = exc
+                cooling = health.failed(deployment.label)
                 log.warning(
-                    "request %s attempt %d via %s failed: %s", self.request_id, number, deployment.label, exc
+                    "request %s attempt %d/%d via %s failed: %s%s",
+                    self.request_id,
+                    number,
+                    len(self.deployments),
+                    deployment.label,
+                    exc,
+                    f" (cooling down for {routing.cooldown_s:g}s)" if cooling else "",
                 )
-                if not exc.retryable:
+                if not exc.retryable or number == len(self.deployments):
                     break
+                if self.deployments[number] is deployment:  # the same deployment again: wait first
+                    wait = backoff_s(
+                        number,
+                        base_s=routing.backoff_base_s,
+                        max_s=routing.backoff_max_s,
+                        retry_after_s=exc.retry_after,
+                    )
+                    if wait is None:
+                        break  # it asked for more patience than a request can have
+                    await asyncio.sleep(wait)
                 continue
             finally:
                 self.upstream_seconds += time.perf_counter() - began
+            health.succeeded(deployment.label)
+            if number > 1:
+                log.info("request %s served by %s on attempt %d", self.request_id, deployment.label, number)
             self.deployment = deployment
             return result
         assert failure is not None

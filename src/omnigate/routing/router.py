@@ -8,6 +8,7 @@ from fnmatch import fnmatchcase
 from omnigate.catalog.loader import Model
 from omnigate.errors import ApiError
 from omnigate.providers.base import ChatBackend
+from omnigate.routing.health import DeploymentHealth
 from omnigate.settings import RouteSettings
 
 
@@ -15,27 +16,29 @@ from omnigate.settings import RouteSettings
 class Deployment:
     backend: ChatBackend
     upstream_model: str
-
-    @property
-    def label(self) -> str:
-        return f"{self.backend.name}:{self.upstream_model}"
+    label: str  # "provider:upstream-model", for logs and health
 
 
 class Router:
-    def __init__(self, routes: list[RouteSettings], backends: dict[str, ChatBackend]) -> None:
+    def __init__(
+        self, routes: list[RouteSettings], backends: dict[str, ChatBackend], health: DeploymentHealth
+    ) -> None:
         self._routes = routes
         self._backends = backends
         self._cache: dict[str, tuple[Deployment, ...]] = {}
+        self.health = health
 
     def deployments(self, model: Model) -> tuple[Deployment, ...]:
         found = self._cache.get(model.id)
         if found is None:
-            found = tuple(
-                Deployment(self._backends[r.provider], r.upstream_model or model.id)
-                for r in self._routes
-                if any(fnmatchcase(name, r.model) for name in model.names)
-            )
-            self._cache[model.id] = found
+            matched = []
+            for route in self._routes:
+                if any(fnmatchcase(name, route.model) for name in model.names):
+                    upstream = route.upstream_model or model.id
+                    matched.append(
+                        Deployment(self._backends[route.provider], upstream, f"{route.provider}:{upstream}")
+                    )
+            found = self._cache[model.id] = tuple(matched)
         return found
 
     def require(self, model: Model) -> tuple[Deployment, ...]:
@@ -49,3 +52,10 @@ class Router:
                 code="model_not_configured",
             )
         return found
+
+    def plan(self, model: Model, attempts: int) -> list[Deployment]:
+        """The order to try deployments in: those not cooling down, in config order, repeated
+        until `attempts` (all of them when every one is cooling down: better a try than a 503)."""
+        found = self.require(model)
+        ready = [d for d in found if self.health.available(d.label)] or list(found)
+        return (ready * attempts)[:attempts]
