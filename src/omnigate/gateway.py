@@ -14,6 +14,7 @@ from omnigate.billing.redis_book import RedisCreditBook
 from omnigate.catalog.loader import Catalog, Model, Price
 from omnigate.engines.local import LocalBackend, catalogue_model, local_specs
 from omnigate.http.auth import KeyCache
+from omnigate.providers.presets import upstream_name
 from omnigate.providers.registry import build_provider
 from omnigate.routing.health import DeploymentHealth
 from omnigate.routing.router import Router
@@ -67,8 +68,13 @@ class Gateway:
                 )
             providers[name] = build_provider(spec, settings.routing, api_key)
         local = LocalBackend(settings, specs)
-        # A local model is served by its engine first, whatever catch-all route the config has.
-        routes = [*(RouteSettings(model=s.id, provider=LOCAL_PROVIDER) for s in specs), *settings.routes]
+        # A local model is served by its engine first, whatever catch-all route the config has;
+        # providers that name developers (presets) take their models after the explicit routes.
+        routes = [
+            *(RouteSettings(model=s.id, provider=LOCAL_PROVIDER) for s in specs),
+            *settings.routes,
+            *developer_routes(catalog, settings),
+        ]
         health = DeploymentHealth(
             failures_to_cool=settings.routing.cooldown_after_failures, cooldown_s=settings.routing.cooldown_s
         )
@@ -93,6 +99,19 @@ class Gateway:
         if model.id not in self._rates:
             self._rates[model.id] = TokenRates.from_price(model.price)
         return self._rates[model.id]
+
+
+def developer_routes(catalog: Catalog, settings: Settings) -> list[RouteSettings]:
+    """Routes for the chat models of the developers a provider (usually a preset) serves."""
+    routes = []
+    for provider in settings.providers.values():
+        if not provider.developers:
+            continue
+        for model in catalog.models:
+            if model.developer in provider.developers and model.type in ("chat-completion", "responses"):
+                name = upstream_name(model, provider.names, provider.models)
+                routes.append(RouteSettings(model=model.id, provider=provider.name, upstream_model=name))
+    return routes
 
 
 def apply_price_overrides(catalog: Catalog, settings: Settings) -> None:

@@ -108,6 +108,12 @@ class ProviderSettings:
     api_key_env: str | None = None
     api_key: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    # From a preset (providers/data/presets.json) or the config: catalogue developers whose chat
+    # models route here, how ids become this provider's names, and protocol quirks.
+    developers: list[str] = field(default_factory=list)
+    names: str = "as_is"
+    models: dict[str, str] = field(default_factory=dict)
+    quirks: dict[str, Any] = field(default_factory=dict)
 
     def resolve_api_key(self) -> str | None:
         if self.api_key:
@@ -216,6 +222,8 @@ def _providers(raw: dict[str, Any]) -> dict[str, ProviderSettings]:
             )
         if not isinstance(spec, dict):
             raise ConfigError(f"[providers.{name}] must be a table")
+        if "preset" in spec:
+            spec = {**_preset(name, spec["preset"]), **spec}
         kind = spec.get("kind", "openai")
         if kind not in PROVIDER_KINDS:
             raise ConfigError(
@@ -231,8 +239,23 @@ def _providers(raw: dict[str, Any]) -> dict[str, ProviderSettings]:
             api_key_env=spec.get("api_key_env"),
             api_key=spec.get("api_key"),
             headers={str(k): str(v) for k, v in spec.get("headers", {}).items()},
+            developers=list(spec.get("developers", [])),
+            names=str(spec.get("names", "as_is")),
+            models=dict(spec.get("models", {})),
+            quirks=dict(spec.get("quirks", {})),
         )
     return providers
+
+
+def _preset(provider: str, name: Any) -> dict[str, Any]:
+    from omnigate.providers.presets import presets
+
+    known = presets()
+    if name not in known:
+        raise ConfigError(
+            f"[providers.{provider}] preset {name!r} is unknown; presets: {', '.join(sorted(known))}"
+        )
+    return known[name]
 
 
 def _route(index: int, raw: Any, providers: set[str]) -> RouteSettings:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import textwrap
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from aiohttp import web
 
 from omnigate.app import create_app
 from omnigate.gateway import Gateway
-from omnigate.settings import load_settings
+from omnigate.settings import Settings, load_settings
 from omnigate.store.db import Database
 from tests.fakes.openai_upstream import FakeOpenAIUpstream
 
@@ -94,6 +95,19 @@ def write_config(
     )
 
 
+@contextlib.asynccontextmanager
+async def serve(settings: Settings) -> AsyncIterator[tuple[Gateway, str]]:
+    """The real app on a real socket; yields the gateway and its root URL."""
+    gateway = Gateway.build(settings)
+    runner = web.AppRunner(create_app(gateway))
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        yield gateway, f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
+
+
 @pytest.fixture
 async def harness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Harness]:
     monkeypatch.setenv("OMNIGATE_TEST_BACKUP_KEY", "sk-fake")
@@ -112,26 +126,19 @@ async def harness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncItera
     key, _ = db.create_key("team", admin=False, origin="test")
     admin_key, _ = db.create_key("team", admin=True, origin="test")
 
-    gateway = Gateway.build(settings)
-    runner = web.AppRunner(create_app(gateway))
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    root = f"http://127.0.0.1:{port}"
-    yield Harness(
-        base_url=root + "/v1",
-        root_url=root,
-        key=key,
-        admin_key=admin_key,
-        account_id=account.id,
-        db=db,
-        gateway=gateway,
-        upstream=upstream,
-        backup=backup,
-        config_path=config,
-    )
-    await runner.cleanup()
+    async with serve(settings) as (gateway, root):
+        yield Harness(
+            base_url=root + "/v1",
+            root_url=root,
+            key=key,
+            admin_key=admin_key,
+            account_id=account.id,
+            db=db,
+            gateway=gateway,
+            upstream=upstream,
+            backup=backup,
+            config_path=config,
+        )
     db.close()
     await upstream.stop()
     await backup.stop()

@@ -26,6 +26,9 @@ def build_provider(spec: ProviderSettings, routing: RoutingSettings, api_key: st
         provider_class = getattr(importlib.import_module(module), cls)
     except (ImportError, AttributeError) as exc:
         raise ConfigError(f"[providers.{spec.name}] kind {spec.kind!r} is not available: {exc}") from exc
+    options: dict[str, Any] = {}
+    if spec.kind == "openai":
+        options["quirks"] = spec.quirks
     return provider_class(
         spec.name,
         spec.base_url,
@@ -33,4 +36,5 @@ def build_provider(spec: ProviderSettings, routing: RoutingSettings, api_key: st
         headers=spec.headers,
         connect_timeout_s=routing.connect_timeout_s,
         read_timeout_s=routing.read_timeout_s,
+        **options,
     )

@@ -6,10 +6,13 @@ go out as they are; answers come back as dicts for the gateway to bill and relay
 
 from __future__ import annotations
 
+from typing import Any
+
 import aiohttp
 import orjson
 
 from omnigate.providers.openai_compat import errors
+from omnigate.providers.openai_compat.quirks import apply_quirks
 from omnigate.providers.openai_compat.stream import SSEChunkStream
 
 
@@ -25,8 +28,10 @@ class OpenAICompatProvider:
         headers: dict[str, str] | None = None,
         connect_timeout_s: float = 10.0,
         read_timeout_s: float = 300.0,
+        quirks: dict[str, Any] | None = None,
     ) -> None:
         self.name = name
+        self.quirks = quirks or {}
         self.base_url = base_url.rstrip("/")
         self._headers = {"Content-Type": "application/json", **(headers or {})}
         if api_key:
@@ -50,13 +55,13 @@ class OpenAICompatProvider:
             self._session = None
 
     async def complete(self, body: dict, *, account_id: int) -> dict:
-        completion = await self._post_json("/chat/completions", body)
+        completion = await self._post_json("/chat/completions", apply_quirks(body, self.quirks))
         if not isinstance(completion.get("choices"), list):
             raise errors.invalid(self.name, "returned an invalid chat completion")
         return completion
 
     async def open_stream(self, body: dict, *, account_id: int) -> SSEChunkStream:
-        response = await self._post("/chat/completions", body)
+        response = await self._post("/chat/completions", apply_quirks(body, self.quirks))
         if response.content_type != "text/event-stream":
             response.close()
             raise errors.invalid(self.name, "did not answer with an event stream")
