@@ -103,7 +103,8 @@ async def test_a_preset_provider_serves_its_developers_models(tmp_path: Path, mo
             assert reply.model == "deepseek/deepseek-r1"
             sent = upstream.requests[-1]
             assert sent["model"] == "deepseek-reasoner"
-            assert sent["max_tokens"] == 20
+            # The model's rules only know max_tokens: the budget is renamed, not dropped.
+            assert sent["max_tokens"] == 20 and "max_completion_tokens" not in sent
             assert upstream.headers[-1]["authorization"] == "Bearer sk-fake"
     finally:
         db.close()

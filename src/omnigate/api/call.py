@@ -47,6 +47,7 @@ async def begin_call(
     model = resolve_model(gw.catalog, body, accepted=accepted, endpoint=endpoint)
     if check is not None:
         check(body)
+    _name_the_output_budget(model, body)
     validate(model, body)
     deployments = gw.router.plan(model, max(1, gw.settings.routing.max_attempts))
     rates = gw.rates(model)
@@ -63,6 +64,17 @@ async def begin_call(
     return Call(
         gw, request, key, model, body, deployments, rates, reservation, math.ceil(len(raw) / 4), started
     )
+
+
+def _name_the_output_budget(model: Model, body: dict) -> None:
+    """`max_tokens` and `max_completion_tokens` mean the same; SDKs send either. When the model's
+    rules know only one, the other is renamed, rather than dropped with the unknown fields."""
+    names = model.param_names
+    if not names:
+        return
+    for given, known in (("max_completion_tokens", "max_tokens"), ("max_tokens", "max_completion_tokens")):
+        if given in body and given not in names and known in names and known not in body:
+            body[known] = body.pop(given)
 
 
 def _max_output_tokens(gw: Gateway, model: Model, body: dict) -> int:
