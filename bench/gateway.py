@@ -55,6 +55,9 @@ def measure(target: Target, args: argparse.Namespace, client_core: str | None) -
         run = wrk(target, connections, args.duration, client_core)
         result[f"wrk{connections}"] = run
         total += run["requests"]
+        if target.pid and connections == 32:
+            # Growth is measured from here: the first run warms caches and buffer pools.
+            result["rss_warm_mb"] = rss_mb(target.pid)
     if target.pid:
         result["cpu_ms_per_request"] = (cpu_seconds(target.pid) - cpu_before) * 1000 / max(total, 1)
         while args.soak and total < args.soak:  # until the RSS figure covers the soak count
@@ -87,7 +90,10 @@ def table(results: dict[str, dict]) -> str:
         ("CPU ms/request", lambda r: r.get("cpu_ms_per_request")),
         ("RSS idle MB", lambda r: r.get("rss_idle_mb")),
         ("RSS peak MB", lambda r: r.get("rss_peak_mb")),
+        ("RSS warm MB", lambda r: r.get("rss_warm_mb")),
         ("RSS after MB", lambda r: r.get("rss_after_mb")),
+        ("RSS growth after warm %", lambda r: 100 * (r["rss_after_mb"] / r["rss_warm_mb"] - 1)),
+        ("requests served", lambda r: r.get("requests_served")),
     ]
     names = list(results)
     ratios = [

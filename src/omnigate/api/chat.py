@@ -113,13 +113,20 @@ async def _relay(
 ) -> ApiError | None:
     """Copy chunks to the client; returns the error that ended the stream early, if any."""
     name = call.served_model
+    first = True
     try:
         async for item in chunks:
             out = []
             for chunk in item if isinstance(item, list) else (item,):
                 if tally.observe(chunk):
                     chunk["model"] = name
-                    out.append(encode_event(chunk))
+                    if first:
+                        # The first event goes out alone, at once: time to first byte is what a
+                        # streaming client waits on; the rest of a batch follows in one write.
+                        first = False
+                        await send(response, encode_event(chunk))
+                    else:
+                        out.append(encode_event(chunk))
             if out:
                 await send(response, b"".join(out))
     except StreamBroken as broken:

@@ -10,6 +10,7 @@ from typing import Any
 
 import aiohttp
 import orjson
+from yarl import URL
 
 from omnigate.providers.openai_compat import errors
 from omnigate.providers.openai_compat.quirks import apply_quirks
@@ -40,6 +41,7 @@ class OpenAICompatProvider:
             total=None, sock_connect=connect_timeout_s, sock_read=read_timeout_s
         )
         self._session: aiohttp.ClientSession | None = None
+        self._urls: dict[str, URL] = {}
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=60, ttl_dns_cache=300)
@@ -91,12 +93,19 @@ class OpenAICompatProvider:
             raise errors.invalid(self.name, "returned a body that is not a JSON object")
         return data
 
+    def _url(self, path: str) -> URL:
+        # Parsed once per path: aiohttp would otherwise parse the URL string on every request.
+        url = self._urls.get(path)
+        if url is None:
+            url = self._urls[path] = URL(self.base_url + path)
+        return url
+
     async def _post(self, path: str, body: dict) -> aiohttp.ClientResponse:
         """The open upstream response once it answered 200; anything else is an UpstreamFailure."""
         assert self._session is not None, "provider used before start()"
         try:
             response = await self._session.post(
-                self.base_url + path, data=orjson.dumps(body), headers=self._headers
+                self._url(path), data=orjson.dumps(body), headers=self._headers
             )
         except TimeoutError as exc:
             raise errors.timeout(self.name) from exc
