@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from omnigate.api import admin, billing, chat, embeddings, models
+from omnigate.api import admin, billing, chat, embeddings, messages, models
 from omnigate.errors import ApiError, render_error
 from omnigate.gateway import GATEWAY, REQUEST_ID, Gateway
 
@@ -28,6 +28,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/chat/completions", chat.chat_completions),
     ("POST", "/embeddings", embeddings.embeddings),
+    ("POST", "/messages", messages.messages),
     ("GET", "/billing/balance", billing.balance),
     ("GET", "/admin/accounts", admin.list_accounts),
     ("POST", "/admin/accounts", admin.create_account),

@@ -41,9 +41,36 @@ async def begin_call(
     generates_tokens: bool = True,
 ) -> Call:
     started = time.perf_counter()
-    gw = request.app[GATEWAY]
-    key = gw.keys.authenticate(request.headers.get("Authorization"))
+    key = request.app[GATEWAY].keys.authenticate(request.headers.get("Authorization"))
     body, raw = await read_json(request)
+    return await start_call(
+        request,
+        key,
+        body,
+        len(raw),
+        started,
+        accepted=accepted,
+        endpoint=endpoint,
+        check=check,
+        generates_tokens=generates_tokens,
+    )
+
+
+async def start_call(
+    request: web.Request,
+    key: KeyRow,
+    body: dict,
+    raw_size: int,
+    started: float,
+    *,
+    accepted: tuple[str, ...],
+    endpoint: str,
+    check: Callable[[dict], None] | None = None,
+    generates_tokens: bool = True,
+) -> Call:
+    """`begin_call` past authentication and parsing, for routes that translate a body of another
+    dialect first (Anthropic's /v1/messages)."""
+    gw = request.app[GATEWAY]
     model = resolve_model(gw.catalog, body, accepted=accepted, endpoint=endpoint)
     if check is not None:
         check(body)
@@ -55,14 +82,14 @@ async def begin_call(
     if rates is not None:
         output = _max_output_tokens(gw, model, body) if generates_tokens else 0
         # Every prompt token spans at least one byte of the body, so its size bounds the prompt.
-        worst_case = rates.worst_case(len(raw), output)
+        worst_case = rates.worst_case(raw_size, output)
     try:
         reservation = await gw.book.reserve(key.account_id, worst_case)
     except InsufficientCredits as exc:
         detail = f"This request may cost up to {exc.needed} credits; {exc.available} are available."
         raise ApiError(403, f"{OUT_OF_CREDITS} ({detail})", code="insufficient_credits") from exc
     return Call(
-        gw, request, key, model, body, deployments, rates, reservation, math.ceil(len(raw) / 4), started
+        gw, request, key, model, body, deployments, rates, reservation, math.ceil(raw_size / 4), started
     )
 
 

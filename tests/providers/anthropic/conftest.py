@@ -54,6 +54,7 @@ async def gateway(tmp_path: Path, fake: FakeAnthropicUpstream) -> AsyncIterator[
 
             [routing]
             read_timeout_s = 5
+            backoff_base_s = 0.01
 
             [providers.claude]
             kind = "anthropic"

@@ -149,7 +149,8 @@ async def test_upstream_400_keeps_its_message(gateway: ClaudeGateway) -> None:
 
 
 async def test_overloaded_529_becomes_502(gateway: ClaudeGateway) -> None:
-    gateway.upstream.fail_next.append(529)
+    # A 529 is retried (max_attempts, default 3); overloaded every time, it becomes a 502.
+    gateway.upstream.fail_next += [529, 529, 529]
     with pytest.raises(openai.InternalServerError) as caught:
         await gateway.client().chat.completions.create(
             model=MODEL, messages=[{"role": "user", "content": "hi"}]

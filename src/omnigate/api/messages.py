@@ -1,0 +1,187 @@
+"""POST /v1/messages: Anthropic's Messages API in front of every catalogue chat model.
+
+The request is translated to an OpenAI chat body and then takes the road of
+/v1/chat/completions (the same rules, deployments, credits); the answer is translated back.
+Errors leave in Anthropic's shape, so the anthropic SDK raises its usual exceptions.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import orjson
+from aiohttp import web
+
+from omnigate.api.call import Call, start_call
+from omnigate.api.chat_stream import StreamTally
+from omnigate.api.common import read_json
+from omnigate.errors import ApiError, bad_request
+from omnigate.gateway import GATEWAY, REQUEST_ID
+from omnigate.http.sse import ClientGone, open_sse, send
+from omnigate.providers.anthropic.inbound import (
+    InboundError,
+    anthropic_usage,
+    to_chat_body,
+    to_message,
+)
+from omnigate.providers.anthropic.inbound_stream import EventTranslator, encode, error_event, error_type
+from omnigate.providers.base import ChunkStream, StreamBroken
+from omnigate.routing.router import Deployment
+
+log = logging.getLogger(__name__)
+
+ENDPOINT = "/v1/messages"
+
+
+async def messages(request: web.Request) -> web.StreamResponse:
+    try:
+        return await _handle(request)
+    except ApiError as err:
+        return error_response(request, err)
+    except Exception:
+        # Caught here rather than by the app's boundary, which would answer in OpenAI's shape.
+        log.exception("request %s failed", request[REQUEST_ID])
+        return error_response(request, ApiError(500, "Internal server error", code="internal_error"))
+
+
+async def _handle(request: web.Request) -> web.StreamResponse:
+    call, stops = await _begin(request)
+    try:
+        if call.body.get("stream") is True:
+            return await _stream(call, stops)
+        return await _complete(call, stops)
+    finally:
+        await call.gw.book.release(call.reservation)
+
+
+async def _begin(request: web.Request) -> tuple[Call, tuple[str, ...]]:
+    """`begin_call`'s steps, on the translated body: authenticate, parse, resolve the model,
+    validate against its (OpenAI-shaped) rules, find deployments, reserve the worst case."""
+    started = time.perf_counter()
+    key = request.app[GATEWAY].keys.authenticate(_authorization(request))
+    original, raw = await read_json(request)
+    try:
+        body = to_chat_body(original)
+    except InboundError as exc:
+        raise bad_request(str(exc), param=exc.param) from exc
+    call = await start_call(
+        request, key, body, len(raw), started, accepted=("chat-completion",), endpoint=ENDPOINT
+    )
+    # Kept to name the stop sequence that ended the answer, when the backend tells.
+    return call, tuple(body.get("stop") or ())
+
+
+def _authorization(request: web.Request) -> str | None:
+    # The anthropic SDK sends its key as x-api-key (and as a Bearer token only when given an
+    # auth_token), so both are accepted; x-api-key wins as the header this API documents.
+    api_key = request.headers.get("x-api-key")
+    return f"Bearer {api_key}" if api_key else request.headers.get("Authorization")
+
+
+def error_response(request: web.Request, err: ApiError) -> web.Response:
+    request_id = request[REQUEST_ID]
+    body = {
+        "type": "error",
+        "error": {"type": error_type(err.status), "message": err.message},
+        "request_id": request_id,
+    }
+    headers = {"X-Request-Id": request_id, "request-id": request_id, **err.headers}
+    return web.Response(
+        body=orjson.dumps(body), status=err.status, content_type="application/json", headers=headers
+    )
+
+
+def _headers(call: Call, content_type: str | None = "application/json") -> dict[str, str]:
+    # request-id is where the anthropic SDK looks for the id (`message._request_id`).
+    return {**call.headers(content_type), "request-id": call.request_id}
+
+
+async def _complete(call: Call, stops: tuple[str, ...]) -> web.Response:
+    async def send_one(deployment: Deployment) -> dict:
+        body = call.forward_body(deployment)
+        return await deployment.backend.complete(body, account_id=call.key.account_id)
+
+    completion = await call.attempt(send_one)
+    message = to_message(completion, model=call.served_model, stop_sequences=stops)
+    usage = completion.get("usage")
+    if not usage:
+        usage = call.estimated_usage(_output_chars(message) // 4)
+        message["usage"] = anthropic_usage(usage)
+    await call.settle(usage)
+    return web.Response(body=orjson.dumps(message), headers=_headers(call))
+
+
+def _output_chars(message: dict) -> int:
+    total = 0
+    for block in message["content"]:
+        if block["type"] == "tool_use":
+            total += len(orjson.dumps(block["input"]))
+        else:
+            total += len(block.get("text") or block.get("thinking") or "")
+    return total
+
+
+async def _stream(call: Call, stops: tuple[str, ...]) -> web.StreamResponse:
+    async def send_one(deployment: Deployment) -> ChunkStream:
+        body = call.forward_body(deployment)
+        body["stream"] = True
+        # Always ask for usage: billing needs it, and message_delta reports it.
+        body["stream_options"] = {"include_usage": True}
+        return await deployment.backend.open_stream(body, account_id=call.key.account_id)
+
+    chunks = await call.attempt(send_one)
+    translator = EventTranslator(model=call.served_model, stop_sequences=stops)
+    tally = StreamTally()
+    settled = False
+    try:
+        response = await open_sse(call.request, _headers(call, content_type=None))
+        try:
+            failure = await _relay(call, chunks, response, translator, tally)
+        except ClientGone:
+            log.info("request %s: client left mid-stream; generation cancelled", call.request_id)
+            return response
+        usage = tally.usage or call.estimated_usage(tally.completion_estimate())
+        await call.settle(usage)
+        settled = True
+        try:
+            if failure is not None:
+                await send(response, encode([error_event(failure.status, failure.message)]))
+            else:
+                await send(response, encode(translator.finish(usage)))
+            await response.write_eof()
+        except ClientGone:
+            pass
+        return response
+    finally:
+        await chunks.aclose()
+        if not settled:
+            # The client went away (or the handler was cancelled): bill what was produced.
+            await call.settle(tally.usage or call.estimated_usage(tally.completion_estimate()))
+
+
+async def _relay(
+    call: Call,
+    chunks: ChunkStream,
+    response: web.StreamResponse,
+    translator: EventTranslator,
+    tally: StreamTally,
+) -> ApiError | None:
+    """Translate and send chunks; returns the error that ended the stream early, if any."""
+    try:
+        async for item in chunks:
+            events = []
+            for chunk in item if isinstance(item, list) else (item,):
+                tally.observe(chunk)
+                events += translator.feed(chunk)
+            if events:
+                await send(response, encode(events))
+    except StreamBroken as broken:
+        return broken.error
+    except ClientGone:
+        raise
+    except Exception:
+        # The response has begun: a failure can only be told as an error event now.
+        log.exception("request %s failed mid-stream", call.request_id)
+        return ApiError(500, "Internal server error", code="internal_error")
+    return None
