@@ -13,20 +13,14 @@ import redis
 from omnigate.billing.book import InsufficientCredits, Usage
 from omnigate.billing.redis_book import RedisCreditBook, account_key, top_up_sync
 from omnigate.store.db import AccountRow
+from tests.services import REDIS_URL, redis_missing
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 USAGE = Usage(key_prefix="og-k", model="m", request_id="r", prompt_tokens=1, completion_tokens=1)
 
 
-def _redis_missing() -> str | None:
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-        return None
-    except redis.RedisError as exc:
-        return f"Redis at {REDIS_URL} is not reachable ({type(exc).__name__})"
-
-
-pytestmark = pytest.mark.skipif(_redis_missing() is not None, reason=_redis_missing() or "")
+# Probed once: each probe of a missing Redis waits out its connect timeout.
+_NO_REDIS = redis_missing()
+pytestmark = pytest.mark.skipif(_NO_REDIS is not None, reason=_NO_REDIS or "")
 
 
 @pytest.fixture

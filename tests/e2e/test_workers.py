@@ -20,19 +20,11 @@ import redis
 
 from omnigate.store.db import Database
 from tests.fakes.openai_upstream import FakeOpenAIUpstream
+from tests.services import REDIS_URL, redis_missing
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-def _redis_missing() -> str | None:
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-        return None
-    except redis.RedisError as exc:
-        return f"Redis at {REDIS_URL} is not reachable ({type(exc).__name__})"
-
-
-pytestmark = pytest.mark.skipif(_redis_missing() is not None, reason=_redis_missing() or "")
+# Probed once: each probe of a missing Redis waits out its connect timeout.
+_NO_REDIS = redis_missing()
+pytestmark = pytest.mark.skipif(_NO_REDIS is not None, reason=_NO_REDIS or "")
 
 
 def _free_port() -> int:

@@ -112,7 +112,8 @@ async def test_a_refused_request_keeps_cohere_message(harness: CohereHarness) ->
 
 
 async def test_an_unavailable_upstream_is_a_bad_gateway(harness: CohereHarness) -> None:
-    harness.upstream.fail_next.append(503)
+    # Retried once (max_attempts = 2 in this harness); unavailable both times, it becomes a 502.
+    harness.upstream.fail_next += [503, 503]
     with pytest.raises(openai.InternalServerError) as caught:
         await harness.client().chat.completions.create(
             model="cohere/command-a", messages=[{"role": "user", "content": "x"}], stream=True

@@ -18,42 +18,13 @@ import orjson
 from omnigate.errors import ApiError
 from omnigate.providers.base import StreamBroken
 from omnigate.providers.cohere.response import as_object, finish_reason, to_usage
+from omnigate.providers.http import sse_events
 
 log = logging.getLogger(__name__)
 
 # Events that carry nothing an OpenAI client can read (citations point into documents the
 # adapter never sends; debug holds the raw prompt).
 _IGNORED = frozenset({"content-end", "tool-call-end", "citation-start", "citation-end", "debug"})
-
-
-async def sse_events(pieces: AsyncIterator[bytes]) -> AsyncIterator[tuple[str, bytes]]:
-    """(event name, data) for each SSE event of a byte stream, however the bytes are split.
-
-    Splits lines itself rather than using aiohttp's readline, which refuses lines over 128 KiB
-    (a tool call's arguments can be longer).
-    """
-    buffer = b""
-    event = ""
-    data: list[bytes] = []
-    async for piece in pieces:
-        buffer += piece
-        start = 0
-        while (end := buffer.find(b"\n", start)) >= 0:
-            line = buffer[start:end].rstrip(b"\r")
-            start = end + 1
-            if not line:
-                if data:
-                    yield event, b"\n".join(data)
-                event, data = "", []
-            elif line.startswith(b"data:"):
-                data.append(line[5:].strip())
-            elif line.startswith(b"event:"):
-                event = line[6:].strip().decode(errors="replace")
-        buffer = buffer[start:]
-    if buffer.startswith(b"data:"):
-        data.append(buffer[5:].strip())
-    if data:
-        yield event, b"\n".join(data)
 
 
 class ChunkTranslator:

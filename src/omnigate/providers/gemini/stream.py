@@ -21,6 +21,7 @@ from omnigate.errors import ApiError
 from omnigate.providers.base import StreamBroken, UpstreamFailure
 from omnigate.providers.gemini import response as gemini
 from omnigate.providers.gemini.errors import parse_error, stream_broken
+from omnigate.providers.http import sse_data
 
 
 class StreamTranslator:
@@ -116,30 +117,6 @@ class StreamTranslator:
         return chunk
 
 
-async def sse_payloads(pieces: AsyncIterator[bytes]) -> AsyncIterator[list[bytes]]:
-    """The `data:` payloads of an SSE byte stream, grouped by network read, however it is split.
-
-    Lines are split here rather than with aiohttp's readline, which refuses lines over 128 KiB (an
-    event carrying a large function call or inline image can be longer). Google ends lines with
-    CRLF, hence the strip.
-    """
-    buffer = b""
-    async for piece in pieces:
-        buffer += piece
-        start = 0
-        found = []
-        while (end := buffer.find(b"\n", start)) >= 0:
-            line = buffer[start:end]
-            start = end + 1
-            if line.startswith(b"data:"):
-                found.append(line[5:].strip())
-        buffer = buffer[start:]
-        if found:
-            yield found
-    if buffer.startswith(b"data:"):
-        yield [buffer[5:].strip()]
-
-
 class GeminiChunkStream:
     """The chunks of one upstream streaming response, a list per network read (the gateway writes
     each list in one go); closing it drops the connection."""
@@ -147,7 +124,7 @@ class GeminiChunkStream:
     def __init__(self, response: aiohttp.ClientResponse, translator: StreamTranslator) -> None:
         self._response = response
         self._translator = translator
-        self._reads = sse_payloads(response.content.iter_any())
+        self._reads = sse_data(response.content.iter_any())
         self._pending: list[dict] = []
         self._ended = False
 

@@ -9,30 +9,10 @@ import orjson
 
 from omnigate.errors import ApiError
 from omnigate.providers.base import StreamBroken
+from omnigate.providers.http import sse_data
 from omnigate.providers.openai_compat.errors import upstream_message
 
-
-async def sse_data(pieces: AsyncIterator[bytes]) -> AsyncIterator[list[bytes]]:
-    """The payloads of the `data:` fields of an SSE byte stream, grouped by network read.
-
-    Splits lines itself rather than using aiohttp's readline, which refuses lines over 128 KiB
-    (a tool call's arguments or an inline image can be longer).
-    """
-    buffer = b""
-    async for piece in pieces:
-        buffer += piece
-        start = 0
-        found = []
-        while (end := buffer.find(b"\n", start)) >= 0:
-            line = buffer[start:end]
-            start = end + 1
-            if line.startswith(b"data:"):
-                found.append(line[5:].strip())
-        buffer = buffer[start:]
-        if found:
-            yield found
-    if buffer.startswith(b"data:"):
-        yield [buffer[5:].strip()]
+__all__ = ["SSEChunkStream", "sse_data"]
 
 
 class SSEChunkStream:

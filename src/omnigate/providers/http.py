@@ -1,0 +1,160 @@
+"""The HTTP plumbing every upstream adapter shares: one keep-alive pool per provider, the
+post-and-check-the-status step, and the SSE splitters.
+
+Adapters keep what differs between protocols (headers, URL rules, how a status and error body
+map to an UpstreamFailure); the connection handling and the timeout/unreachable failures are
+the same for every upstream, so they live here once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+
+import aiohttp
+import orjson
+from yarl import URL
+
+from omnigate.providers.base import UpstreamFailure
+from omnigate.providers.openai_compat.errors import timeout, unreachable
+
+# (provider, status, error body, Retry-After) → the failure the router sees.
+FailureForStatus = Callable[[str, int, bytes, str | None], UpstreamFailure]
+
+
+class HttpProvider:
+    """Base of the upstream adapters: subclasses normalise `base_url` and build `headers` (auth
+    included) before calling this constructor."""
+
+    local = False
+
+    def __init__(
+        self,
+        name: str,
+        base_url: str,
+        *,
+        headers: dict[str, str],
+        connect_timeout_s: float,
+        read_timeout_s: float,
+        failure_for_status: FailureForStatus,
+    ) -> None:
+        self.name = name
+        self.base_url = base_url
+        self._headers = headers
+        self._failure_for_status = failure_for_status
+        # No total limit: a long generation is fine as long as bytes keep coming.
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=connect_timeout_s, sock_read=read_timeout_s
+        )
+        self._session: aiohttp.ClientSession | None = None
+        self._urls: dict[str, URL] = {}
+
+    async def start(self) -> None:
+        connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=60, ttl_dns_cache=300)
+        # No cookie jar: the session is shared by every account, upstream APIs set no cookies
+        # worth keeping, and filtering them costs time on every request.
+        self._session = aiohttp.ClientSession(
+            connector=connector, timeout=self._timeout, cookie_jar=aiohttp.DummyCookieJar()
+        )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def url(self, path: str) -> URL:
+        """`base_url + path`, parsed once per path: aiohttp would otherwise parse the URL string on
+        every request. Only for a fixed set of paths; the cache is never trimmed."""
+        url = self._urls.get(path)
+        if url is None:
+            url = self._urls[path] = URL(self.base_url + path)
+        return url
+
+    async def post(self, url: URL | str, body: bytes, headers: Mapping[str, str]) -> aiohttp.ClientResponse:
+        """The open upstream response once it answered 200; anything else is an UpstreamFailure."""
+        assert self._session is not None, "provider used before start()"
+        try:
+            response = await self._session.post(url, data=body, headers=headers)
+        except TimeoutError as exc:
+            raise timeout(self.name) from exc
+        except aiohttp.ClientError as exc:
+            raise unreachable(self.name, exc) from exc
+        if response.status == 200:
+            return response
+        try:
+            raw = await response.read()
+        except (aiohttp.ClientError, TimeoutError):
+            # The status alone still says what went wrong.
+            raw = b""
+        finally:
+            response.release()
+        raise self._failure_for_status(self.name, response.status, raw, response.headers.get("Retry-After"))
+
+    async def read_json(self, response: aiohttp.ClientResponse) -> object:
+        """The parsed body of a 200 answer, or None when it is not JSON; the caller judges its shape."""
+        try:
+            raw = await response.read()
+        except TimeoutError as exc:
+            raise timeout(self.name) from exc
+        except aiohttp.ClientError as exc:
+            raise unreachable(self.name, exc) from exc
+        finally:
+            response.release()
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return None
+
+
+async def sse_data(pieces: AsyncIterator[bytes]) -> AsyncIterator[list[bytes]]:
+    """The payloads of the `data:` fields of an SSE byte stream, grouped by network read.
+
+    Splits lines itself rather than using aiohttp's readline, which refuses lines over 128 KiB
+    (a tool call's arguments or an inline image can be longer). The strip also drops the `\\r`
+    of CRLF line ends (Google sends them).
+    """
+    buffer = b""
+    async for piece in pieces:
+        buffer += piece
+        start = 0
+        found = []
+        while (end := buffer.find(b"\n", start)) >= 0:
+            line = buffer[start:end]
+            start = end + 1
+            if line.startswith(b"data:"):
+                found.append(line[5:].strip())
+        buffer = buffer[start:]
+        if found:
+            yield found
+    if buffer.startswith(b"data:"):
+        yield [buffer[5:].strip()]
+
+
+async def sse_events(pieces: AsyncIterator[bytes]) -> AsyncIterator[tuple[str, bytes]]:
+    """(event name, data) for each SSE event of a byte stream, however the bytes are split: the
+    variant of `sse_data` for protocols whose `event:` names matter.
+
+    Lines are split here for the same reason as in `sse_data`. An event's `data:` lines are joined
+    with newlines; an event left unterminated by the end of the stream is still yielded.
+    """
+    buffer = b""
+    event = ""
+    data: list[bytes] = []
+    async for piece in pieces:
+        buffer += piece
+        start = 0
+        while (end := buffer.find(b"\n", start)) >= 0:
+            line = buffer[start:end].rstrip(b"\r")
+            start = end + 1
+            if not line:
+                if data:
+                    yield event, b"\n".join(data)
+                event, data = "", []
+            elif line.startswith(b"data:"):
+                data.append(line[5:].strip())
+            elif line.startswith(b"event:"):
+                event = line[6:].strip().decode(errors="replace")
+        buffer = buffer[start:]
+    if buffer.startswith(b"data:"):
+        data.append(buffer[5:].strip())
+    if data:
+        yield event, b"\n".join(data)
