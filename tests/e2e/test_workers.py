@@ -89,8 +89,13 @@ async def test_two_workers_keep_credits_exact(tmp_path: Path) -> None:
                     raise
                 await asyncio.sleep(0.2)
 
-        served: list[str | None] = []
-        for _ in range(5):  # fresh connections each round, so both workers take some
+        served: list[str | None] = []  # the worker's id prefix of each paid answer, None for a 403
+        workers: set[str] = set()  # the workers that answered at all (403s carry the id too)
+        rounds = 0
+        # Fresh connections each round; the kernel hands each to whichever worker accepts first,
+        # so rounds go on (bounded) until both workers have been seen.
+        while rounds < 5 or (len(workers) < 2 and rounds < 30):
+            rounds += 1
             async with openai.AsyncOpenAI(
                 base_url=f"http://127.0.0.1:{port}/v1", api_key=key, max_retries=0, timeout=30
             ) as client:
@@ -98,14 +103,17 @@ async def test_two_workers_keep_credits_exact(tmp_path: Path) -> None:
                 async def one(client: openai.AsyncOpenAI = client) -> str | None:
                     try:
                         reply = await client.chat.completions.with_raw_response.create(**body)
-                        return reply.headers["x-request-id"].rsplit("-", 1)[0]  # the worker's id prefix
-                    except openai.PermissionDeniedError:
+                    except openai.PermissionDeniedError as exc:
+                        workers.add(exc.response.headers["x-request-id"].rsplit("-", 1)[0])
                         return None
+                    worker = reply.headers["x-request-id"].rsplit("-", 1)[0]
+                    workers.add(worker)
+                    return worker
 
                 served += await asyncio.gather(*(one() for _ in range(10)))
         ok = [s for s in served if s is not None]
-        assert len(ok) >= 10 and len(ok) < 50
-        assert len(set(ok)) == 2, "both workers should have served requests"
+        assert 10 <= len(ok) < len(served)
+        assert len(workers) == 2, "both workers should have answered"
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)

@@ -9,19 +9,6 @@ from omnigate.catalog.loader import Catalog, Model
 from omnigate.catalog.rules import RuleViolation
 from omnigate.errors import BODY_VALIDATION, ApiError, bad_request, not_found
 
-# Which endpoint serves each model type, to point a caller who used the wrong one.
-TYPE_ENDPOINTS = {
-    "chat-completion": "/v1/chat/completions",
-    "responses": "/v1/responses",
-    "image": "/v1/images/generations",
-    "video": "/v2/video/generations",
-    "audio": "/v2/generate/audio",
-    "tts": "/v1/tts",
-    "stt": "/v1/stt/create",
-    "embedding": "/v1/embeddings",
-    "document": "/v1/ocr",
-}
-
 
 async def read_json(request: web.Request) -> tuple[dict, bytes]:
     """The request's JSON object and its raw bytes; 413 past the size limit, 400 when not JSON."""
@@ -67,7 +54,7 @@ def resolve_model(catalog: Catalog, body: dict, *, accepted: tuple[str, ...], en
             param="model",
         )
     if model.type not in accepted:
-        where = TYPE_ENDPOINTS.get(model.type, "its own endpoint")
+        where = " and ".join(model.endpoints) or "its own endpoint"
         raise bad_request(
             f"The model {model.id!r} is a {model.type} model and cannot be used with {endpoint}; "
             f"it is served by {where}.",
