@@ -71,7 +71,10 @@ async def test_usage_equals_the_tokenizer_counts(harness: Harness) -> None:
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
     messages = [{"role": "user", "content": "Count from one to fifty."}]
-    reply = await harness.client().chat.completions.create(model=CHAT, messages=messages, max_tokens=7)
+    # Greedy decoding: a sampled answer could end (EOS) before the 7-token budget.
+    reply = await harness.client().chat.completions.create(
+        model=CHAT, messages=messages, max_tokens=7, temperature=0, seed=1
+    )
     assert reply.choices[0].finish_reason == "length"
     assert reply.usage.completion_tokens == 7
 
@@ -258,7 +261,11 @@ async def test_a_full_queue_answers_429_with_retry_after(harness: Harness) -> No
     harness.gateway.router._cache.clear()
     client = harness.client()
     long = await client.chat.completions.create(
-        model=CHAT, messages=[{"role": "user", "content": "Tell a long story."}], max_tokens=300, stream=True
+        model=CHAT,
+        messages=[{"role": "user", "content": "Tell a long story."}],
+        max_tokens=300,
+        temperature=0,  # greedy: a sampled answer might end before the second request arrives
+        stream=True,
     )
     first = await long.__anext__()
     assert first.choices[0].delta.role == "assistant"
@@ -281,6 +288,7 @@ async def test_disconnect_stops_the_generation_and_frees_the_model(harness: Harn
                 "model": CHAT,
                 "messages": [{"role": "user", "content": "Tell a very long story."}],
                 "max_tokens": 2000,
+                "temperature": 0,
                 "stream": True,
             },
             headers={"Authorization": f"Bearer {harness.key}"},
