@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from omnigate.api import admin, billing, chat, embeddings, messages, models
+from omnigate.api import admin, billing, chat, embeddings, messages, models, responses
 from omnigate.errors import ApiError, render_error
 from omnigate.gateway import GATEWAY, REQUEST_ID, Gateway
 
@@ -29,6 +29,10 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/chat/completions", chat.chat_completions),
     ("POST", "/embeddings", embeddings.embeddings),
     ("POST", "/messages", messages.messages),
+    ("POST", "/responses", responses.create_response),
+    ("GET", "/responses/{response_id}", responses.get_response),
+    ("DELETE", "/responses/{response_id}", responses.delete_response),
+    ("GET", "/responses/{response_id}/input_items", responses.list_input_items),
     ("GET", "/billing/balance", billing.balance),
     ("GET", "/admin/accounts", admin.list_accounts),
     ("POST", "/admin/accounts", admin.create_account),

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, func, insert, select, update
+from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from omnigate.store import schema
@@ -58,6 +58,16 @@ class LedgerEntry:
     completion_tokens: int | None = None
     note: str | None = None
     created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    id: str
+    account_id: int
+    model: str
+    input: str  # JSON text of the turn's input items
+    output: str  # JSON text of the Response object
+    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,6 +279,36 @@ class Database:
                 raise StoreError(f"no key has the prefix {prefix!r}")
             _record_change(conn, "key", prefix, origin)
         return self.key(prefix)
+
+    # -- stored Responses API turns ---------------------------------------------------------
+    def save_response(self, row: StoredResponse) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(schema.responses).values(
+                    id=row.id,
+                    account_id=row.account_id,
+                    model=row.model,
+                    input=row.input,
+                    output=row.output,
+                    created_at=row.created_at,
+                )
+            )
+
+    def stored_response(self, response_id: str) -> StoredResponse | None:
+        with self.engine.connect() as conn:
+            r = conn.execute(select(schema.responses).where(schema.responses.c.id == response_id)).first()
+        if r is None:
+            return None
+        return StoredResponse(r.id, r.account_id, r.model, r.input, r.output, _aware(r.created_at))
+
+    def delete_response(self, response_id: str, account_id: int) -> bool:
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                delete(schema.responses).where(
+                    schema.responses.c.id == response_id, schema.responses.c.account_id == account_id
+                )
+            )
+        return result.rowcount > 0
 
     # -- change feed -----------------------------------------------------------------------
     def last_change_id(self) -> int:

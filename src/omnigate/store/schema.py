@@ -83,3 +83,15 @@ changes = Table(
     Column("origin", String(64), nullable=False),  # which process wrote it
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
+
+# Responses API turns stored for previous_response_id and GET /v1/responses/{id}.
+responses = Table(
+    "responses",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("account_id", IdType, ForeignKey("accounts.id"), nullable=False),
+    Column("model", String(200), nullable=False),
+    Column("input", Text, nullable=False),  # this turn's input items, JSON
+    Column("output", Text, nullable=False),  # the whole Response object (output items included), JSON
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)

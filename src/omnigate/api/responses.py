@@ -1,0 +1,209 @@
+"""POST /v1/responses: OpenAI's Responses API in front of every catalogue chat model.
+
+The request is translated to a chat body and takes the road of /v1/chat/completions (the same
+rules, deployments and credits); the completion is translated back into a Response. Stored
+turns make previous_response_id, GET, DELETE and input_items work.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from omnigate.api.call import Call, start_call
+from omnigate.api.chat_stream import StreamTally
+from omnigate.api.common import read_json
+from omnigate.errors import ApiError, bad_request
+from omnigate.gateway import GATEWAY
+from omnigate.http.sse import ClientGone, open_sse, send
+from omnigate.providers.base import ChunkStream, StreamBroken
+from omnigate.responses import storage
+from omnigate.responses.items import TranslationError, new_id, normalise_input
+from omnigate.responses.stream import EventTranslator, encode
+from omnigate.responses.translate import base_response, output_text, to_chat_body, to_response
+from omnigate.routing.router import Deployment
+
+log = logging.getLogger(__name__)
+
+ENDPOINT = "/v1/responses"
+
+
+async def create_response(request: web.Request) -> web.StreamResponse:
+    call, original, items = await _begin(request)
+    try:
+        if original.get("stream") is True:
+            return await _stream(call, original, items)
+        return await _complete(call, original, items)
+    finally:
+        await call.gw.book.release(call.reservation)
+
+
+async def _begin(request: web.Request) -> tuple[Call, dict, list[dict[str, Any]]]:
+    started = time.perf_counter()
+    gw = request.app[GATEWAY]
+    key = gw.keys.authenticate(request.headers.get("Authorization"))
+    original, raw = await read_json(request)
+    previous = original.get("previous_response_id")
+    history: list[dict[str, Any]] = []
+    if previous is not None:
+        if not isinstance(previous, str):
+            raise bad_request("previous_response_id: Expected a string", param="previous_response_id")
+        history = await storage.history(gw.db, previous, key.account_id)
+    try:
+        items = normalise_input(original.get("input"))
+        body = to_chat_body(original, history, items)
+    except TranslationError as exc:
+        raise bad_request(str(exc), param=exc.param) from exc
+    # The earlier turns go upstream too, so they count towards the worst case reserved.
+    size = len(raw) + (len(orjson.dumps(history)) if history else 0)
+    call = await start_call(
+        request, key, body, size, started, accepted=("chat-completion", "responses"), endpoint=ENDPOINT
+    )
+    return call, original, items
+
+
+async def _complete(call: Call, original: dict, items: list[dict[str, Any]]) -> web.Response:
+    async def send_one(deployment: Deployment) -> dict:
+        body = call.forward_body(deployment)
+        return await deployment.backend.complete(body, account_id=call.key.account_id)
+
+    completion = await call.attempt(send_one)
+    response = to_response(completion, original, response_id=new_id("resp"), model=call.served_model)
+    usage = completion.get("usage")
+    if not usage:
+        chars = len(response["output_text"]) + sum(len(i.get("arguments", "")) for i in response["output"])
+        usage = call.estimated_usage(chars // 4)
+    await call.settle(usage)
+    if response["store"]:
+        await storage.save(call.gw.db, call.key.account_id, response, items)
+    return web.Response(body=orjson.dumps(response), headers=call.headers())
+
+
+async def _stream(call: Call, original: dict, items: list[dict[str, Any]]) -> web.StreamResponse:
+    async def send_one(deployment: Deployment) -> ChunkStream:
+        body = call.forward_body(deployment)
+        body["stream"] = True
+        # Always ask for usage: billing needs it, and response.completed reports it.
+        body["stream_options"] = {"include_usage": True}
+        return await deployment.backend.open_stream(body, account_id=call.key.account_id)
+
+    chunks = await call.attempt(send_one)
+    base = base_response(
+        original, response_id=new_id("resp"), model=call.served_model, created_at=int(time.time())
+    )
+    translator = EventTranslator(base)
+    tally = StreamTally()
+    settled = False
+    try:
+        response = await open_sse(call.request, call.headers(content_type=None))
+        try:
+            await send(response, encode(translator.start()))
+            failure = await _relay(call, chunks, response, translator, tally)
+        except ClientGone:
+            log.info("request %s: client left mid-stream; generation cancelled", call.request_id)
+            return response
+        usage = tally.usage or call.estimated_usage(tally.completion_estimate())
+        await call.settle(usage)
+        settled = True
+        if failure is not None:
+            events = translator.failed(failure.status, failure.message)
+        else:
+            events = translator.finish(usage)
+            if translator.response["store"]:
+                await storage.save(call.gw.db, call.key.account_id, translator.response, items)
+        try:
+            await send(response, encode(events))
+            await response.write_eof()
+        except ClientGone:
+            pass
+        return response
+    finally:
+        await chunks.aclose()
+        if not settled:
+            # The client went away (or the handler was cancelled): bill what was produced.
+            await call.settle(tally.usage or call.estimated_usage(tally.completion_estimate()))
+
+
+async def _relay(
+    call: Call,
+    chunks: ChunkStream,
+    response: web.StreamResponse,
+    translator: EventTranslator,
+    tally: StreamTally,
+) -> ApiError | None:
+    """Translate and send chunks; returns the error that ended the stream early, if any."""
+    try:
+        async for item in chunks:
+            events = []
+            for chunk in item if isinstance(item, list) else (item,):
+                tally.observe(chunk)
+                events += translator.feed(chunk)
+            if events:
+                await send(response, encode(events))
+    except StreamBroken as broken:
+        return broken.error
+    except ClientGone:
+        raise
+    except Exception:
+        # The response has begun: a failure can only be told as a response.failed event now.
+        log.exception("request %s failed mid-stream", call.request_id)
+        return ApiError(500, "Internal server error", code="internal_error")
+    return None
+
+
+def _json(body: object) -> web.Response:
+    return web.Response(body=orjson.dumps(body), content_type="application/json")
+
+
+async def get_response(request: web.Request) -> web.Response:
+    gw = request.app[GATEWAY]
+    key = gw.keys.authenticate(request.headers.get("Authorization"))
+    row = await storage.load(gw.db, request.match_info["response_id"], key.account_id)
+    response = orjson.loads(row.output)
+    response.setdefault("output_text", output_text(response.get("output") or []))
+    return _json(response)
+
+
+async def delete_response(request: web.Request) -> web.Response:
+    gw = request.app[GATEWAY]
+    key = gw.keys.authenticate(request.headers.get("Authorization"))
+    response_id = request.match_info["response_id"]
+    await storage.load(gw.db, response_id, key.account_id)  # 404 for unknown or foreign ids
+    await storage.delete(gw.db, response_id, key.account_id)
+    return _json({"id": response_id, "object": "response.deleted", "deleted": True})
+
+
+async def list_input_items(request: web.Request) -> web.Response:
+    gw = request.app[GATEWAY]
+    key = gw.keys.authenticate(request.headers.get("Authorization"))
+    row = await storage.load(gw.db, request.match_info["response_id"], key.account_id)
+    items: list[dict[str, Any]] = orjson.loads(row.input)
+    order = request.query.get("order", "desc")
+    if order not in ("asc", "desc"):
+        raise bad_request("order: Expected asc or desc", param="order")
+    if order == "desc":  # OpenAI's default: newest item first
+        items.reverse()
+    after = request.query.get("after")
+    if after:
+        ids = [item.get("id") for item in items]
+        items = items[ids.index(after) + 1 :] if after in ids else []
+    try:
+        limit = int(request.query.get("limit", "20"))
+    except ValueError as exc:
+        raise bad_request("limit: Expected an integer", param="limit") from exc
+    if not 1 <= limit <= 100:
+        raise bad_request("limit: Expected an integer between 1 and 100", param="limit")
+    page = items[:limit]
+    return _json(
+        {
+            "object": "list",
+            "data": page,
+            "first_id": page[0]["id"] if page else None,
+            "last_id": page[-1]["id"] if page else None,
+            "has_more": len(items) > limit,
+        }
+    )

@@ -1,0 +1,1 @@
+"""OpenAI's Responses API served over chat completions: translation, streaming and storage."""
