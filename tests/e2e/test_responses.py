@@ -199,3 +199,37 @@ async def test_a_failure_mid_stream_is_response_failed(harness: Harness) -> None
     # A failed response is not stored.
     with pytest.raises(openai.NotFoundError):
         await harness.client().responses.retrieve(failed.id)
+
+
+async def test_truncation_refuses_or_drops_the_earliest_turns(harness: Harness) -> None:
+    client = harness.client()
+    previous = None
+    for turn in ("one", "two", "three"):
+        reply = await client.responses.create(
+            model="gpt-4o", input=f"{turn} " + "words " * 40, previous_response_id=previous
+        )
+        previous = reply.id
+    model = harness.gateway.catalog.lookup("gpt-4o")
+    assert model is not None
+    saved = model.context_length
+    # About 1200 bytes of messages: the three stored turns (about 1400) do not fit, two do.
+    model.context_length = 300
+    try:
+        sent_before = len(harness.upstream.requests)
+        for mode in ("disabled", None):
+            extra = {"truncation": mode} if mode else {}
+            with pytest.raises(openai.BadRequestError, match="truncation"):
+                await client.responses.create(
+                    model="gpt-4o", input="last question", previous_response_id=previous, **extra
+                )
+        assert len(harness.upstream.requests) == sent_before  # refused before any upstream call
+        reply = await client.responses.create(
+            model="gpt-4o", input="last question", previous_response_id=previous, truncation="auto"
+        )
+    finally:
+        model.context_length = saved
+    assert reply.output_text == "echo: last question" and reply.truncation == "auto"
+    sent = harness.upstream.requests[-1]["messages"]
+    assert len(sent) < 7  # the chain holds three turns of two messages, then this question
+    assert sent[-1] == {"role": "user", "content": "last question"}
+    assert sent[0]["role"] == "user" and not sent[0]["content"].startswith("one ")

@@ -21,7 +21,7 @@ from omnigate.errors import ApiError, bad_request
 from omnigate.gateway import GATEWAY
 from omnigate.http.sse import ClientGone, open_sse, send
 from omnigate.providers.base import ChunkStream, StreamBroken
-from omnigate.responses import storage
+from omnigate.responses import storage, truncation
 from omnigate.responses.items import TranslationError, new_id, normalise_input
 from omnigate.responses.stream import EventTranslator, encode
 from omnigate.responses.translate import base_response, output_text, to_chat_body, to_response
@@ -56,6 +56,10 @@ async def _begin(request: web.Request) -> tuple[Call, dict, list[dict[str, Any]]
     try:
         items = normalise_input(original.get("input"))
         body = to_chat_body(original, history, items)
+        model = gw.catalog.lookup(body["model"]) if isinstance(body.get("model"), str) else None
+        # An unknown model is left to start_call, which names the problem better.
+        context_length = model.context_length if model is not None else None
+        body["messages"] = truncation.fit(body["messages"], context_length, original.get("truncation"))
     except TranslationError as exc:
         raise bad_request(str(exc), param=exc.param) from exc
     # The earlier turns go upstream too, so they count towards the worst case reserved.

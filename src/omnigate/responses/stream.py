@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from omnigate.responses.items import new_id
-from omnigate.responses.translate import finish, function_item, message_item
+from omnigate.responses.translate import finish, function_item, message_item, output_text_part
 
 
 class EventTranslator:
@@ -59,7 +59,7 @@ class EventTranslator:
             item["status"], item["content"] = "in_progress", []
             self.output.append(item)
             events.append(self._added(self.text_index))
-            item["content"] = [{"type": "output_text", "text": "", "annotations": []}]
+            item["content"] = [output_text_part("")]
             events.append(self._part("response.content_part.added", self.text_index))
         item = self.output[self.text_index]
         item["content"][0]["text"] += text
@@ -136,6 +136,7 @@ class EventTranslator:
                         "response.function_call_arguments.done",
                         item_id=item["id"],
                         output_index=position,
+                        name=item["name"],
                         arguments=item["arguments"],
                     )
                 )

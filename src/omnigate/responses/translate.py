@@ -19,7 +19,6 @@ _ECHO_DEFAULTS: dict[str, Any] = {
     "tools": [],
     "top_p": 1.0,
     "truncation": "disabled",
-    "user": None,
 }
 
 
@@ -104,11 +103,13 @@ def base_response(request: dict[str, Any], *, response_id: str, model: str, crea
         "incomplete_details": None,
         "model": model,
         "output": [],
-        "usage": None,
     }
     for name, default in _ECHO_DEFAULTS.items():
         value = request.get(name)
         out[name] = default if value is None else value
+    # The spec types `user` and `usage` as string and object, not nullable: absent until known.
+    if isinstance(request.get("user"), str):
+        out["user"] = request["user"]
     text = request.get("text")
     out["text"] = text if isinstance(text, dict) and text.get("format") else {"format": {"type": "text"}}
     reasoning = request.get("reasoning")
@@ -151,7 +152,10 @@ def finish(response: dict, output: list[dict[str, Any]], *, usage: dict | None, 
     response["output"] = output
     response["status"] = "incomplete" if incomplete else "completed"
     response["incomplete_details"] = {"reason": "max_output_tokens"} if incomplete else None
-    response["usage"] = responses_usage(usage) if usage else None
+    if usage:
+        response["usage"] = responses_usage(usage)
+    else:
+        response.pop("usage", None)
     # Not part of the wire schema, but OpenAI's SDKs expose it and clients read it from JSON.
     response["output_text"] = output_text(output)
     return response
@@ -163,8 +167,13 @@ def message_item(item_id: str, text: str, *, incomplete: bool = False) -> dict[s
         "type": "message",
         "role": "assistant",
         "status": "incomplete" if incomplete else "completed",
-        "content": [{"type": "output_text", "text": text, "annotations": []}],
+        "content": [output_text_part(text)],
     }
+
+
+def output_text_part(text: str) -> dict[str, Any]:
+    # The spec requires `logprobs`; chat completions are not asked for them, so it is empty.
+    return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
 
 
 def function_item(item_id: str, call_id: str, name: str, arguments: str) -> dict[str, Any]:
