@@ -103,10 +103,6 @@ class LedgerQueue:
                 state.db_balance += delta
                 state.pending -= delta
 
-    @property
-    def pending_entries(self) -> int:
-        return len(self._queue)
-
     def _record(self, account_id: int, charged: int, cost: int, usage: Usage) -> None:
         state = self.accounts[account_id]
         state.pending -= charged
