@@ -1,9 +1,20 @@
-"""Bookkeeping for a relayed chat stream: what passed through, and the usage chunk that ends it."""
+"""Bookkeeping for a relayed chat stream: what passed through, the usage chunk that ends it, and
+the relay used by routes that translate chunks into another dialect's events."""
 
 from __future__ import annotations
 
+import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from aiohttp import web
+
+from omnigate.errors import ApiError
+from omnigate.http.sse import ClientGone, send
+from omnigate.providers.base import ChunkStream, StreamBroken
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -58,3 +69,32 @@ def usage_chunk(tally: StreamTally, *, model: str, usage: dict, tokens_used: int
     chunk["usage"] = usage
     chunk["meta"] = {"usage": {"tokens_used": tokens_used}}
     return chunk
+
+
+async def relay_translated(
+    request_id: str,
+    chunks: ChunkStream,
+    response: web.StreamResponse,
+    feed: Callable[[dict], list],
+    encode: Callable[[list], bytes],
+    tally: StreamTally,
+) -> ApiError | None:
+    """Turn chunks into events with `feed` and send them as they come (the Responses and
+    Anthropic Messages routes); returns the error that ended the stream early, if any."""
+    try:
+        async for item in chunks:
+            events = []
+            for chunk in item if isinstance(item, list) else (item,):
+                tally.observe(chunk)
+                events += feed(chunk)
+            if events:
+                await send(response, encode(events))
+    except StreamBroken as broken:
+        return broken.error
+    except ClientGone:
+        raise
+    except Exception:
+        # The response has begun: a failure can only be told as an error event now.
+        log.exception("request %s failed mid-stream", request_id)
+        return ApiError(500, "Internal server error", code="internal_error")
+    return None

@@ -14,7 +14,7 @@ import orjson
 from aiohttp import web
 
 from omnigate.api.call import Call, start_call
-from omnigate.api.chat_stream import StreamTally
+from omnigate.api.chat_stream import StreamTally, relay_translated
 from omnigate.api.common import read_json
 from omnigate.errors import ApiError, bad_request
 from omnigate.gateway import GATEWAY, REQUEST_ID
@@ -26,7 +26,7 @@ from omnigate.providers.anthropic.inbound import (
     to_message,
 )
 from omnigate.providers.anthropic.inbound_stream import EventTranslator, encode, error_event, error_type
-from omnigate.providers.base import ChunkStream, StreamBroken
+from omnigate.providers.base import ChunkStream
 from omnigate.routing.router import Deployment
 
 log = logging.getLogger(__name__)
@@ -137,7 +137,9 @@ async def _stream(call: Call, stops: tuple[str, ...]) -> web.StreamResponse:
     try:
         response = await open_sse(call.request, _headers(call, content_type=None))
         try:
-            failure = await _relay(call, chunks, response, translator, tally)
+            failure = await relay_translated(
+                call.request_id, chunks, response, translator.feed, encode, tally
+            )
         except ClientGone:
             log.info("request %s: client left mid-stream; generation cancelled", call.request_id)
             return response
@@ -158,30 +160,3 @@ async def _stream(call: Call, stops: tuple[str, ...]) -> web.StreamResponse:
         if not settled:
             # The client went away (or the handler was cancelled): bill what was produced.
             await call.settle(tally.usage or call.estimated_usage(tally.completion_estimate()))
-
-
-async def _relay(
-    call: Call,
-    chunks: ChunkStream,
-    response: web.StreamResponse,
-    translator: EventTranslator,
-    tally: StreamTally,
-) -> ApiError | None:
-    """Translate and send chunks; returns the error that ended the stream early, if any."""
-    try:
-        async for item in chunks:
-            events = []
-            for chunk in item if isinstance(item, list) else (item,):
-                tally.observe(chunk)
-                events += translator.feed(chunk)
-            if events:
-                await send(response, encode(events))
-    except StreamBroken as broken:
-        return broken.error
-    except ClientGone:
-        raise
-    except Exception:
-        # The response has begun: a failure can only be told as an error event now.
-        log.exception("request %s failed mid-stream", call.request_id)
-        return ApiError(500, "Internal server error", code="internal_error")
-    return None

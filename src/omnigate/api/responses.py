@@ -15,12 +15,12 @@ import orjson
 from aiohttp import web
 
 from omnigate.api.call import Call, start_call
-from omnigate.api.chat_stream import StreamTally
+from omnigate.api.chat_stream import StreamTally, relay_translated
 from omnigate.api.common import read_json
-from omnigate.errors import ApiError, bad_request
+from omnigate.errors import bad_request
 from omnigate.gateway import GATEWAY
 from omnigate.http.sse import ClientGone, open_sse, send
-from omnigate.providers.base import ChunkStream, StreamBroken
+from omnigate.providers.base import ChunkStream
 from omnigate.responses import storage, truncation
 from omnigate.responses.items import TranslationError, new_id, normalise_input
 from omnigate.responses.stream import EventTranslator, encode
@@ -106,7 +106,9 @@ async def _stream(call: Call, original: dict, items: list[dict[str, Any]]) -> we
         response = await open_sse(call.request, call.headers(content_type=None))
         try:
             await send(response, encode(translator.start()))
-            failure = await _relay(call, chunks, response, translator, tally)
+            failure = await relay_translated(
+                call.request_id, chunks, response, translator.feed, encode, tally
+            )
         except ClientGone:
             log.info("request %s: client left mid-stream; generation cancelled", call.request_id)
             return response
@@ -130,33 +132,6 @@ async def _stream(call: Call, original: dict, items: list[dict[str, Any]]) -> we
         if not settled:
             # The client went away (or the handler was cancelled): bill what was produced.
             await call.settle(tally.usage or call.estimated_usage(tally.completion_estimate()))
-
-
-async def _relay(
-    call: Call,
-    chunks: ChunkStream,
-    response: web.StreamResponse,
-    translator: EventTranslator,
-    tally: StreamTally,
-) -> ApiError | None:
-    """Translate and send chunks; returns the error that ended the stream early, if any."""
-    try:
-        async for item in chunks:
-            events = []
-            for chunk in item if isinstance(item, list) else (item,):
-                tally.observe(chunk)
-                events += translator.feed(chunk)
-            if events:
-                await send(response, encode(events))
-    except StreamBroken as broken:
-        return broken.error
-    except ClientGone:
-        raise
-    except Exception:
-        # The response has begun: a failure can only be told as a response.failed event now.
-        log.exception("request %s failed mid-stream", call.request_id)
-        return ApiError(500, "Internal server error", code="internal_error")
-    return None
 
 
 def _json(body: object) -> web.Response:
