@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import textwrap
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -11,13 +10,12 @@ from pathlib import Path
 
 import openai
 import pytest
-from aiohttp import web
 
-from omnigate.app import create_app
 from omnigate.gateway import Gateway
-from omnigate.settings import Settings, load_settings
+from omnigate.settings import load_settings
 from omnigate.store.db import Database
 from tests.fakes.openai_upstream import FakeOpenAIUpstream
+from tests.server import serve
 
 # Prices for the model the tests spend on: 1 and 2 USD per million tokens = 2 and 4 credits/token.
 PRICED_MODEL = "gpt-4o"
@@ -93,19 +91,6 @@ def write_config(
             """
         )
     )
-
-
-@contextlib.asynccontextmanager
-async def serve(settings: Settings) -> AsyncIterator[tuple[Gateway, str]]:
-    """The real app on a real socket; yields the gateway and its root URL."""
-    gateway = Gateway.build(settings)
-    runner = web.AppRunner(create_app(gateway))
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    try:
-        yield gateway, f"http://127.0.0.1:{runner.addresses[0][1]}"
-    finally:
-        await runner.cleanup()
 
 
 @pytest.fixture

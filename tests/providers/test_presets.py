@@ -13,8 +13,8 @@ from omnigate.providers.openai_compat.quirks import apply_quirks
 from omnigate.providers.presets import presets, upstream_name
 from omnigate.settings import ConfigError, load_settings
 from omnigate.store.db import Database
-from tests.e2e.conftest import serve
 from tests.fakes.openai_upstream import FakeOpenAIUpstream
+from tests.server import serve
 
 CATALOG = Catalog.load()
 

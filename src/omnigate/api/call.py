@@ -23,7 +23,7 @@ from omnigate.billing.pricing import TokenRates
 from omnigate.catalog.loader import Model
 from omnigate.errors import OUT_OF_CREDITS, ApiError
 from omnigate.gateway import GATEWAY, REQUEST_ID, Gateway
-from omnigate.providers.base import UpstreamFailure
+from omnigate.providers.base import ChunkStream, UpstreamFailure
 from omnigate.routing.health import backoff_s
 from omnigate.routing.router import Deployment
 from omnigate.store.db import KeyRow
@@ -191,6 +191,28 @@ class Call:
             return result
         assert failure is not None
         raise failure.error
+
+    async def complete_chat(self) -> dict:
+        """The chat completion from the first deployment that answers."""
+
+        async def send_one(deployment: Deployment) -> dict:
+            return await deployment.backend.complete(
+                self.forward_body(deployment), account_id=self.key.account_id
+            )
+
+        return await self.attempt(send_one)
+
+    async def open_chat_stream(self) -> ChunkStream:
+        """The chunk stream of the first deployment that answers."""
+
+        async def send_one(deployment: Deployment) -> ChunkStream:
+            body = self.forward_body(deployment)
+            body["stream"] = True
+            # Always ask for usage: billing needs it, and every stream we send ends with it.
+            body["stream_options"] = {**(self.body.get("stream_options") or {}), "include_usage": True}
+            return await deployment.backend.open_stream(body, account_id=self.key.account_id)
+
+        return await self.attempt(send_one)
 
     async def settle(self, usage: dict) -> int:
         cost = self.rates.cost(usage) if self.rates else 0

@@ -13,7 +13,6 @@ from omnigate.errors import BODY_VALIDATION, ApiError, bad_request, error_payloa
 from omnigate.gateway import GATEWAY
 from omnigate.http.sse import DONE, ClientGone, encode_event, open_sse, send
 from omnigate.providers.base import ChunkStream, StreamBroken
-from omnigate.routing.router import Deployment
 
 log = logging.getLogger(__name__)
 
@@ -39,21 +38,8 @@ def _require_messages(body: dict) -> None:
         raise bad_request(f"{BODY_VALIDATION} messages: Expected a non-empty array", param="messages")
 
 
-def _chat_body(call: Call, deployment: Deployment, *, stream: bool) -> dict:
-    body = call.forward_body(deployment)
-    if stream:
-        body["stream"] = True
-        # Always ask for usage: billing needs it, and every stream we send ends with it.
-        body["stream_options"] = {**(call.body.get("stream_options") or {}), "include_usage": True}
-    return body
-
-
 async def _complete(call: Call) -> web.Response:
-    async def send_one(deployment: Deployment) -> dict:
-        body = _chat_body(call, deployment, stream=False)
-        return await deployment.backend.complete(body, account_id=call.key.account_id)
-
-    completion = await call.attempt(send_one)
+    completion = await call.complete_chat()
     usage = completion.get("usage") or call.estimated_usage(_completion_chars(completion) // 4)
     charged = await call.settle(usage)
     completion["model"] = call.served_model
@@ -72,11 +58,7 @@ def _completion_chars(completion: dict) -> int:
 
 
 async def _stream(call: Call) -> web.StreamResponse:
-    async def send_one(deployment: Deployment) -> ChunkStream:
-        body = _chat_body(call, deployment, stream=True)
-        return await deployment.backend.open_stream(body, account_id=call.key.account_id)
-
-    chunks = await call.attempt(send_one)
+    chunks = await call.open_chat_stream()
     tally = StreamTally()
     settled = False
     try:

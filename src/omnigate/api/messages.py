@@ -26,8 +26,6 @@ from omnigate.providers.anthropic.inbound import (
     to_message,
 )
 from omnigate.providers.anthropic.inbound_stream import EventTranslator, encode, error_event, error_type
-from omnigate.providers.base import ChunkStream
-from omnigate.routing.router import Deployment
 
 log = logging.getLogger(__name__)
 
@@ -98,11 +96,7 @@ def _headers(call: Call, content_type: str | None = "application/json") -> dict[
 
 
 async def _complete(call: Call, stops: tuple[str, ...]) -> web.Response:
-    async def send_one(deployment: Deployment) -> dict:
-        body = call.forward_body(deployment)
-        return await deployment.backend.complete(body, account_id=call.key.account_id)
-
-    completion = await call.attempt(send_one)
+    completion = await call.complete_chat()
     message = to_message(completion, model=call.served_model, stop_sequences=stops)
     usage = completion.get("usage")
     if not usage:
@@ -123,14 +117,7 @@ def _output_chars(message: dict) -> int:
 
 
 async def _stream(call: Call, stops: tuple[str, ...]) -> web.StreamResponse:
-    async def send_one(deployment: Deployment) -> ChunkStream:
-        body = call.forward_body(deployment)
-        body["stream"] = True
-        # Always ask for usage: billing needs it, and message_delta reports it.
-        body["stream_options"] = {"include_usage": True}
-        return await deployment.backend.open_stream(body, account_id=call.key.account_id)
-
-    chunks = await call.attempt(send_one)
+    chunks = await call.open_chat_stream()
     translator = EventTranslator(model=call.served_model, stop_sequences=stops)
     tally = StreamTally()
     settled = False

@@ -20,12 +20,10 @@ from omnigate.api.common import read_json
 from omnigate.errors import bad_request
 from omnigate.gateway import GATEWAY
 from omnigate.http.sse import ClientGone, open_sse, send
-from omnigate.providers.base import ChunkStream
 from omnigate.responses import storage, truncation
 from omnigate.responses.items import TranslationError, new_id, normalise_input
 from omnigate.responses.stream import EventTranslator, encode
 from omnigate.responses.translate import base_response, output_text, to_chat_body, to_response
-from omnigate.routing.router import Deployment
 
 log = logging.getLogger(__name__)
 
@@ -71,11 +69,7 @@ async def _begin(request: web.Request) -> tuple[Call, dict, list[dict[str, Any]]
 
 
 async def _complete(call: Call, original: dict, items: list[dict[str, Any]]) -> web.Response:
-    async def send_one(deployment: Deployment) -> dict:
-        body = call.forward_body(deployment)
-        return await deployment.backend.complete(body, account_id=call.key.account_id)
-
-    completion = await call.attempt(send_one)
+    completion = await call.complete_chat()
     response = to_response(completion, original, response_id=new_id("resp"), model=call.served_model)
     usage = completion.get("usage")
     if not usage:
@@ -88,14 +82,7 @@ async def _complete(call: Call, original: dict, items: list[dict[str, Any]]) -> 
 
 
 async def _stream(call: Call, original: dict, items: list[dict[str, Any]]) -> web.StreamResponse:
-    async def send_one(deployment: Deployment) -> ChunkStream:
-        body = call.forward_body(deployment)
-        body["stream"] = True
-        # Always ask for usage: billing needs it, and response.completed reports it.
-        body["stream_options"] = {"include_usage": True}
-        return await deployment.backend.open_stream(body, account_id=call.key.account_id)
-
-    chunks = await call.attempt(send_one)
+    chunks = await call.open_chat_stream()
     base = base_response(
         original, response_id=new_id("resp"), model=call.served_model, created_at=int(time.time())
     )

@@ -9,13 +9,11 @@ from pathlib import Path
 
 import openai
 import pytest
-from aiohttp import web
 
-from omnigate.app import create_app
-from omnigate.gateway import Gateway
 from omnigate.settings import load_settings
 from omnigate.store.db import Database
 from tests.providers.anthropic.fake_anthropic import API_KEY, FakeAnthropicUpstream
+from tests.server import serve
 
 MODEL = "claude-3-haiku-20240307"
 
@@ -74,14 +72,9 @@ async def gateway(tmp_path: Path, fake: FakeAnthropicUpstream) -> AsyncIterator[
     db.top_up("team", 1_000_000_000, origin="test")
     key, _ = db.create_key("team", admin=False, origin="test")
 
-    runner = web.AppRunner(create_app(Gateway.build(settings)), handler_cancellation=True)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    harness = ClaudeGateway(base_url=f"http://127.0.0.1:{port}/v1", key=key, upstream=fake)
-    yield harness
-    for client in harness.clients:
-        await client.close()
-    await runner.cleanup()
+    async with serve(settings) as (_, root):
+        harness = ClaudeGateway(base_url=f"{root}/v1", key=key, upstream=fake)
+        yield harness
+        for client in harness.clients:
+            await client.close()
     db.close()

@@ -9,15 +9,14 @@ from pathlib import Path
 
 import openai
 import pytest
-from aiohttp import web
 
-from omnigate.app import create_app
 from omnigate.catalog.loader import Catalog, Model
 from omnigate.gateway import Gateway
 from omnigate.providers.cohere.client import CohereProvider
 from omnigate.settings import load_settings
 from omnigate.store.db import Database
 from tests.providers.cohere.fake_upstream import FakeCohereUpstream
+from tests.server import serve
 
 UPSTREAM_MODEL = "command-a-03-2025"
 # The catalogue's rules for cohere/command-a list no `tools`, `tool_choice`, tool-role messages
@@ -105,12 +104,6 @@ async def harness(fake: FakeCohereUpstream, tmp_path: Path) -> AsyncIterator[Coh
     catalog.add(
         Model(id=TOOLS_MODEL, type="chat-completion", name="Cohere (tools, test)", developer="Cohere")
     )
-    gateway = Gateway.build(settings, catalog)
-    runner = web.AppRunner(create_app(gateway), handler_cancellation=True)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    yield CohereHarness(base_url=f"http://127.0.0.1:{port}/v1", key=key, gateway=gateway, upstream=fake)
-    await runner.cleanup()
+    async with serve(settings, catalog) as (gateway, root):
+        yield CohereHarness(base_url=f"{root}/v1", key=key, gateway=gateway, upstream=fake)
     db.close()

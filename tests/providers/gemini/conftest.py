@@ -9,13 +9,12 @@ from pathlib import Path
 
 import openai
 import pytest
-from aiohttp import web
 
-from omnigate.app import create_app
 from omnigate.gateway import Gateway
 from omnigate.settings import load_settings
 from omnigate.store.db import Database
 from tests.providers.gemini.fake_gemini import FakeGeminiUpstream
+from tests.server import serve
 
 # Enough for the worst-case reservation of a Gemini 3 Pro request with no max_tokens.
 STARTING_CREDITS = 100_000_000
@@ -111,22 +110,16 @@ async def gemini_gateway(tmp_path: Path, fake: FakeGeminiUpstream) -> AsyncItera
     db.top_up("team", STARTING_CREDITS, origin="test")
     key, _ = db.create_key("team", admin=False, origin="test")
 
-    gateway = Gateway.build(settings)
-    runner = web.AppRunner(create_app(gateway), handler_cancellation=True)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    harness = GeminiHarness(
-        base_url=f"http://127.0.0.1:{port}/v1",
-        key=key,
-        account_id=account.id,
-        db=db,
-        gateway=gateway,
-        upstream=fake,
-    )
-    yield harness
-    for client in harness.clients:
-        await client.close()
-    await runner.cleanup()
+    async with serve(settings) as (gateway, root):
+        harness = GeminiHarness(
+            base_url=f"{root}/v1",
+            key=key,
+            account_id=account.id,
+            db=db,
+            gateway=gateway,
+            upstream=fake,
+        )
+        yield harness
+        for client in harness.clients:
+            await client.close()
     db.close()
