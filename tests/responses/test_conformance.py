@@ -1,67 +1,27 @@
 """The Responses objects and stream events the translators build, validated against OpenAI's
-published OpenAPI spec (kept outside the repository, in ../shared/reference)."""
+published schemas (tests/responses/openapi_spec.py); and those schemas are the spec's own."""
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Any
 
 import pytest
-from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
 
 from omnigate.responses.stream import EventTranslator
 from omnigate.responses.translate import base_response, to_response
-
-yaml = pytest.importorskip("yaml")
+from tests.responses.openapi_spec import SCHEMAS_PATH, Spec, load_spec
 
 SPEC_PATH = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "openai-openapi.yaml"
-SPEC_URI = "urn:openai-openapi"
+
 USAGE = {"prompt_tokens": 4, "completion_tokens": 2, "total_tokens": 6}
 REQUEST: dict[str, Any] = {"model": "gpt-4o", "input": "hi"}
 
 
-class Spec:
-    """The spec with a registry that resolves `#/components/schemas/...` against the document."""
-
-    def __init__(self, document: dict[str, Any]) -> None:
-        self.schemas: dict[str, Any] = document["components"]["schemas"]
-        resource = Resource.from_contents(document, default_specification=DRAFT202012)
-        self.registry: Registry = Registry().with_resource(SPEC_URI, resource)
-        self.event_schemas = self._event_schemas()
-
-    def _event_schemas(self) -> dict[str, str]:
-        # The union's discriminator has no mapping, so each member's `type` enum names its event.
-        out: dict[str, str] = {}
-        for member in self.schemas["ResponseStreamEvent"]["anyOf"]:
-            name = member["$ref"].rsplit("/", 1)[-1]
-            kind = self.schemas[name]["properties"]["type"]
-            for value in kind.get("enum") or [kind.get("const")]:
-                out[value] = name
-        return out
-
-    def validate(self, instance: object, name: str) -> None:
-        schema = {"$ref": f"{SPEC_URI}#/components/schemas/{name}"}
-        validator = Draft202012Validator(schema, registry=self.registry)
-        errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
-        assert not errors, f"{name}: " + "; ".join(
-            f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors[:5]
-        )
-
-    def validate_event(self, event: dict[str, Any]) -> None:
-        assert event["type"] in self.event_schemas, f"no spec schema for {event['type']}"
-        self.validate(event, self.event_schemas[event["type"]])
-
-
 @pytest.fixture(scope="module")
 def spec() -> Spec:
-    if not SPEC_PATH.is_file():
-        pytest.skip(f"OpenAI's OpenAPI spec is not at {SPEC_PATH} (it lives outside the repository)")
-    # The C loader, where PyYAML has it: the spec is about 3 MB.
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    with SPEC_PATH.open(encoding="utf-8") as handle:
-        return Spec(yaml.load(handle, Loader=loader))
+    return load_spec()
 
 
 def completion(message: dict[str, Any], finish_reason: str = "stop") -> dict[str, Any]:
@@ -150,3 +110,16 @@ def test_failed_stream_event_matches_the_spec(spec: Spec, status: int) -> None:
     assert events[-1]["type"] == "response.failed"
     for event in events:
         spec.validate_event(event)
+
+
+def test_the_schemas_are_a_fresh_extract_of_the_spec() -> None:
+    if not SPEC_PATH.is_file():
+        pytest.skip(f"OpenAI's OpenAPI spec is not at {SPEC_PATH} (it lives outside the repository)")
+    pytest.importorskip("yaml")
+    script = Path(__file__).resolve().parents[2] / "scripts" / "build_response_schemas.py"
+    loader = importlib.util.spec_from_file_location("build_response_schemas", script)
+    assert loader is not None and loader.loader is not None
+    build = importlib.util.module_from_spec(loader)
+    loader.loader.exec_module(build)
+    fresh = build.render(build.extract(SPEC_PATH))
+    assert fresh == SCHEMAS_PATH.read_text(encoding="utf-8"), "re-run scripts/build_response_schemas.py"
