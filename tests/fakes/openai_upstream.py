@@ -80,7 +80,15 @@ _ERRORS: Final[dict[int, tuple[str, str, str]]] = {
     503: ("fake upstream: overloaded, try again later", "server_error", "service_unavailable"),
 }
 
+# Queued failures only the Responses endpoint plays: its stream ends with response.failed, or
+# with an `error` event.
+STREAM_EVENT_FAILURES: Final = ("failed_event", "error_event")
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# (fake, request, JSON body, queued action) -> the reply of one generation endpoint.
+Answer = Callable[
+    ["FakeOpenAIUpstream", web.Request, dict[str, Any], "int | str | None"], Awaitable[web.StreamResponse]
+]
 
 
 class FidelityError(AssertionError):
@@ -268,11 +276,13 @@ class _Plan:
 
 
 class FakeOpenAIUpstream:
-    """An aiohttp server on 127.0.0.1 that answers like OpenAI's chat-completions API.
+    """An aiohttp server on 127.0.0.1 that answers like OpenAI's chat-completions API, and its
+    Responses API (tests/fakes/openai_responses.py).
 
     Knobs tests set between requests: ``fail_next`` (queue of failures, one popped per
-    chat request: an int HTTP status, ``"hang"``, ``"disconnect"`` or ``"midstream"``),
-    ``chunk_delay`` and ``hang_seconds``. Observations: ``requests``, ``headers``,
+    generation request: an int HTTP status, ``"hang"``, ``"disconnect"``, ``"midstream"``, or
+    for Responses streams one of ``STREAM_EVENT_FAILURES``), ``chunk_delay`` and
+    ``hang_seconds``. Observations: ``requests`` (with their ``paths``), ``headers``,
     ``stream_cancelled`` and ``fidelity_errors``.
     """
 
@@ -289,6 +299,7 @@ class FakeOpenAIUpstream:
         self.host = host
         self.requested_port = port
         self.requests: list[dict[str, Any]] = []
+        self.paths: list[str] = []  # the path of each recorded request
         # Keys lower-cased so lookups do not depend on how the client cased them.
         self.headers: list[dict[str, str]] = []
         self.fail_next: list[int | str] = []
@@ -311,6 +322,7 @@ class FakeOpenAIUpstream:
         app = web.Application(middlewares=[self._middleware])
         for prefix in ("/v1", ""):
             app.router.add_post(f"{prefix}/chat/completions", self._chat)
+            app.router.add_post(f"{prefix}/responses", self._responses)
             app.router.add_get(f"{prefix}/models", self._models)
         # handler_cancellation: a client that hangs up cancels the handler, which is
         # how a disconnect during a chunk_delay sleep or a "hang" is noticed at once.
@@ -355,6 +367,7 @@ class FakeOpenAIUpstream:
     def reset(self) -> None:
         """Forget recorded traffic and pending knobs (for fixtures shared across tests)."""
         self.requests.clear()
+        self.paths.clear()
         self.headers.clear()
         self.fail_next.clear()
         self.fidelity_errors.clear()
@@ -451,6 +464,17 @@ class FakeOpenAIUpstream:
         )
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
+        return await self._serve(request, FakeOpenAIUpstream._answer_chat)
+
+    async def _responses(self, request: web.Request) -> web.StreamResponse:
+        # Imported here: that module builds on this one's helpers.
+        from tests.fakes.openai_responses import answer_responses
+
+        return await self._serve(request, answer_responses)
+
+    async def _serve(self, request: web.Request, answer: Answer) -> web.StreamResponse:
+        """What every generation endpoint does first: record the request, play the next queued
+        failure, check the body is a JSON object and the key; then `answer` builds the reply."""
         raw = await request.read()
         try:
             body: object = orjson.loads(raw)
@@ -459,9 +483,9 @@ class FakeOpenAIUpstream:
         if isinstance(body, dict):
             # Recorded before any failure so retry tests can count attempts.
             self.requests.append(body)
+            self.paths.append(request.path)
             self.headers.append({k.lower(): v for k, v in request.headers.items()})
         action = self.fail_next.pop(0) if self.fail_next else None
-        stream = isinstance(body, dict) and body.get("stream") is True
 
         if action == "hang":
             await asyncio.sleep(self.hang_seconds)
@@ -471,7 +495,7 @@ class FakeOpenAIUpstream:
             return web.Response()  # never written: the transport is already closed
         if isinstance(action, int) and not isinstance(action, bool):
             return self._error(action)
-        if action not in (None, "midstream"):
+        if action not in (None, "midstream", *STREAM_EVENT_FAILURES):
             raise _UpstreamError(
                 500, f"fake upstream: unknown fail_next item {action!r}", type_="server_error"
             )
@@ -484,6 +508,12 @@ class FakeOpenAIUpstream:
             )
         if not self._authorized(request):
             return self._unauthorized(request)
+        return await answer(self, request, body, action)
+
+    async def _answer_chat(
+        self, request: web.Request, body: dict[str, Any], action: int | str | None
+    ) -> web.StreamResponse:
+        stream = body.get("stream") is True
         plan = _Plan(body)
         completion_id = f"chatcmpl-{uuid.uuid4().hex}"
         created = int(time.time())
@@ -491,7 +521,9 @@ class FakeOpenAIUpstream:
             options = body.get("stream_options") or {}
             include_usage = isinstance(options, dict) and options.get("include_usage") is True
             chunks = self._chunks(plan, completion_id, created, include_usage=include_usage)
-            return await self._send_stream(request, chunks, midstream=action == "midstream")
+            events = [b"data: " + orjson.dumps(c) + b"\n\n" for c in chunks]
+            events.append(b"data: [DONE]\n\n")
+            return await self.send_stream(request, events, midstream=action == "midstream")
         payload = orjson.dumps(self._completion(plan, completion_id, created))
         if action == "midstream":
             return await _send_truncated(request, payload)
@@ -591,9 +623,10 @@ class FakeOpenAIUpstream:
             chunks.append(last)
         return [self._check(c, ChatCompletionChunk) for c in chunks]
 
-    async def _send_stream(
-        self, request: web.Request, chunks: list[dict[str, Any]], *, midstream: bool
+    async def send_stream(
+        self, request: web.Request, events: list[bytes], *, midstream: bool
     ) -> web.StreamResponse:
+        """Write encoded SSE events (``midstream``: hang up before the third)."""
         response = web.StreamResponse(
             status=200,
             headers={
@@ -603,8 +636,6 @@ class FakeOpenAIUpstream:
             },
         )
         await response.prepare(request)
-        events = [b"data: " + orjson.dumps(c) + b"\n\n" for c in chunks]
-        events.append(b"data: [DONE]\n\n")
         try:
             for i, event in enumerate(events):
                 if midstream and i == 2:
