@@ -114,6 +114,9 @@ class ProviderSettings:
     names: str = "as_is"
     models: dict[str, str] = field(default_factory=dict)
     quirks: dict[str, Any] = field(default_factory=dict)
+    # The upstream serves OpenAI's Responses API (POST /responses) too: /v1/responses requests
+    # are passed through natively instead of being translated to chat completions.
+    responses: bool = False
 
     def resolve_api_key(self) -> str | None:
         if self.api_key:
@@ -232,6 +235,11 @@ def _providers(raw: dict[str, Any]) -> dict[str, ProviderSettings]:
         base_url = str(spec.get("base_url", "")).rstrip("/")
         if not base_url.startswith(("http://", "https://")):
             raise ConfigError(f'[providers.{name}] needs base_url = "http(s)://..."')
+        responses = spec.get("responses", False)
+        if not isinstance(responses, bool):
+            raise ConfigError(f"[providers.{name}] responses must be true or false, got {responses!r}")
+        if responses and kind != "openai":
+            raise ConfigError(f'[providers.{name}] responses = true needs kind = "openai"')
         providers[name] = ProviderSettings(
             name=name,
             kind=kind,
@@ -243,6 +251,7 @@ def _providers(raw: dict[str, Any]) -> dict[str, ProviderSettings]:
             names=str(spec.get("names", "as_is")),
             models=dict(spec.get("models", {})),
             quirks=dict(spec.get("quirks", {})),
+            responses=responses,
         )
     return providers
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import textwrap
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,8 +46,16 @@ class Harness:
 
 
 def write_config(
-    path: Path, upstream: FakeOpenAIUpstream, backup: FakeOpenAIUpstream, data_dir: Path
+    path: Path,
+    upstream: FakeOpenAIUpstream,
+    backup: FakeOpenAIUpstream,
+    data_dir: Path,
+    *,
+    primary_speaks_responses: bool = False,
 ) -> None:
+    """`primary_speaks_responses`: the primary takes /v1/responses natively (the backup never
+    does, so a failover crosses from one road to the other)."""
+    responses = "true" if primary_speaks_responses else "false"
     path.write_text(
         textwrap.dedent(
             f"""
@@ -65,6 +74,7 @@ def write_config(
             kind = "openai"
             base_url = "{upstream.base_url}"
             api_key = "sk-fake"
+            responses = {responses}
 
             [providers.backup]
             kind = "openai"
@@ -95,13 +105,30 @@ def write_config(
 
 @pytest.fixture
 async def harness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Harness]:
+    async with running_harness(tmp_path, monkeypatch) as running:
+        yield running
+
+
+@pytest.fixture
+async def native_harness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Harness]:
+    """The harness with a primary upstream that speaks the Responses API itself."""
+    async with running_harness(tmp_path, monkeypatch, primary_speaks_responses=True) as running:
+        yield running
+
+
+@asynccontextmanager
+async def running_harness(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, primary_speaks_responses: bool = False
+) -> AsyncIterator[Harness]:
     monkeypatch.setenv("OMNIGATE_TEST_BACKUP_KEY", "sk-fake")
     upstream = FakeOpenAIUpstream()
     backup = FakeOpenAIUpstream()
     await upstream.start()
     await backup.start()
     config = tmp_path / "omnigate.toml"
-    write_config(config, upstream, backup, tmp_path / "data")
+    write_config(
+        config, upstream, backup, tmp_path / "data", primary_speaks_responses=primary_speaks_responses
+    )
     settings = load_settings(config)
 
     db = Database(settings.database_url)

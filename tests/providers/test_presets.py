@@ -57,6 +57,21 @@ def test_a_preset_fills_in_the_provider_and_the_config_wins(tmp_path: Path) -> N
         load_settings(config)
 
 
+def test_responses_flag(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('[providers.oa]\npreset = "openai"\n[providers.ds]\npreset = "deepseek"\n')
+    providers = load_settings(config).providers
+    assert providers["oa"].responses is True and providers["ds"].responses is False
+    config.write_text('[providers.oa]\npreset = "openai"\nresponses = false\n')
+    assert load_settings(config).providers["oa"].responses is False
+    config.write_text('[providers.oa]\npreset = "openai"\nresponses = "yes"\n')
+    with pytest.raises(ConfigError, match="responses must be true or false"):
+        load_settings(config)
+    config.write_text('[providers.an]\npreset = "anthropic"\nresponses = true\n')
+    with pytest.raises(ConfigError, match='needs kind = "openai"'):
+        load_settings(config)
+
+
 def test_quirks() -> None:
     assert apply_quirks({"max_tokens": 5}, {"max_tokens_field": "max_completion_tokens"}) == {
         "max_completion_tokens": 5

@@ -195,24 +195,26 @@ class Call:
     async def complete_chat(self) -> dict:
         """The chat completion from the first deployment that answers."""
 
-        async def send_one(deployment: Deployment) -> dict:
-            return await deployment.backend.complete(
-                self.forward_body(deployment), account_id=self.key.account_id
-            )
-
-        return await self.attempt(send_one)
+        return await self.attempt(self.complete_chat_at)
 
     async def open_chat_stream(self) -> ChunkStream:
         """The chunk stream of the first deployment that answers."""
 
-        async def send_one(deployment: Deployment) -> ChunkStream:
-            body = self.forward_body(deployment)
-            body["stream"] = True
-            # Always ask for usage: billing needs it, and every stream we send ends with it.
-            body["stream_options"] = {**(self.body.get("stream_options") or {}), "include_usage": True}
-            return await deployment.backend.open_stream(body, account_id=self.key.account_id)
+        return await self.attempt(self.open_chat_stream_at)
 
-        return await self.attempt(send_one)
+    async def complete_chat_at(self, deployment: Deployment) -> dict:
+        """One deployment's chat completion (for routes that pick the road per deployment)."""
+        return await deployment.backend.complete(
+            self.forward_body(deployment), account_id=self.key.account_id
+        )
+
+    async def open_chat_stream_at(self, deployment: Deployment) -> ChunkStream:
+        """One deployment's chunk stream."""
+        body = self.forward_body(deployment)
+        body["stream"] = True
+        # Always ask for usage: billing needs it, and every stream we send ends with it.
+        body["stream_options"] = {**(self.body.get("stream_options") or {}), "include_usage": True}
+        return await deployment.backend.open_stream(body, account_id=self.key.account_id)
 
     async def settle(self, usage: dict) -> int:
         cost = self.rates.cost(usage) if self.rates else 0

@@ -77,15 +77,17 @@ async def relay_translated(
     response: web.StreamResponse,
     feed: Callable[[dict], list],
     encode: Callable[[list], bytes],
-    tally: StreamTally,
+    tally: StreamTally | None,
 ) -> ApiError | None:
     """Turn chunks into events with `feed` and send them as they come (the Responses and
-    Anthropic Messages routes); returns the error that ended the stream early, if any."""
+    Anthropic Messages routes); returns the error that ended the stream early, if any. Without
+    a tally the items are not chat chunks (a native Responses stream) and `feed` keeps count."""
     try:
         async for item in chunks:
             events = []
             for chunk in item if isinstance(item, list) else (item,):
-                tally.observe(chunk)
+                if tally is not None:
+                    tally.observe(chunk)
                 events += feed(chunk)
             if events:
                 await send(response, encode(events))

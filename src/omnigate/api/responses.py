@@ -1,15 +1,18 @@
 """POST /v1/responses: OpenAI's Responses API in front of every catalogue chat model.
 
 The request is translated to a chat body and takes the road of /v1/chat/completions (the same
-rules, deployments and credits); the completion is translated back into a Response. Stored
-turns make previous_response_id, GET, DELETE and input_items work.
+rules, deployments and credits). A deployment whose upstream speaks Responses itself gets the
+request natively (responses/native.py); any other gets the chat body, and its completion is
+translated back into a Response. Stored turns make previous_response_id, GET, DELETE and
+input_items work whichever road served them.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, cast
 
 import orjson
 from aiohttp import web
@@ -20,27 +23,55 @@ from omnigate.api.common import read_json
 from omnigate.errors import bad_request
 from omnigate.gateway import GATEWAY
 from omnigate.http.sse import ClientGone, open_sse, send
+from omnigate.providers.base import ChunkStream, ResponsesBackend
 from omnigate.responses import storage, truncation
 from omnigate.responses.items import TranslationError, new_id, normalise_input
+from omnigate.responses.native import NativeRelay, adopt, upstream_body
 from omnigate.responses.stream import EventTranslator, encode
-from omnigate.responses.translate import base_response, output_text, to_chat_body, to_response
+from omnigate.responses.translate import base_response, chat_usage, output_text, to_chat_body, to_response
+from omnigate.routing.router import Deployment
 
 log = logging.getLogger(__name__)
 
 ENDPOINT = "/v1/responses"
 
 
+@dataclass(slots=True)
+class Turn:
+    """One Responses request: the body as sent, its input items (normalised, as stored) and the
+    items of the earlier turns that previous_response_id names, oldest first."""
+
+    request: dict[str, Any]
+    items: list[dict[str, Any]]
+    history: list[dict[str, Any]]
+    response_id: str = field(default_factory=lambda: new_id("resp"))
+
+    def native_body(self, call: Call, deployment: Deployment, *, stream: bool) -> dict[str, Any]:
+        return upstream_body(
+            self.request,
+            self.history + self.items,
+            upstream_model=deployment.upstream_model,
+            known_chat_params=call.model.param_names,
+            stream=stream,
+        )
+
+
+def _native(deployment: Deployment) -> ResponsesBackend | None:
+    backend = deployment.backend
+    return cast(ResponsesBackend, backend) if backend.speaks_responses else None
+
+
 async def create_response(request: web.Request) -> web.StreamResponse:
-    call, original, items = await _begin(request)
+    call, turn = await _begin(request)
     try:
-        if original.get("stream") is True:
-            return await _stream(call, original, items)
-        return await _complete(call, original, items)
+        if turn.request.get("stream") is True:
+            return await _stream(call, turn)
+        return await _complete(call, turn)
     finally:
         await call.gw.book.release(call.reservation)
 
 
-async def _begin(request: web.Request) -> tuple[Call, dict, list[dict[str, Any]]]:
+async def _begin(request: web.Request) -> tuple[Call, Turn]:
     started = time.perf_counter()
     gw = request.app[GATEWAY]
     key = gw.keys.authenticate(request.headers.get("Authorization"))
@@ -53,6 +84,8 @@ async def _begin(request: web.Request) -> tuple[Call, dict, list[dict[str, Any]]
         history = await storage.history(gw.db, previous, key.account_id)
     try:
         items = normalise_input(original.get("input"))
+        # Built for every request, whichever road serves it: the model's rules, the deployments and
+        # the reservation all come from the chat body, so both roads accept the same requests.
         body = to_chat_body(original, history, items)
         model = gw.catalog.lookup(body["model"]) if isinstance(body.get("model"), str) else None
         # An unknown model is left to start_call, which names the problem better.
@@ -65,49 +98,79 @@ async def _begin(request: web.Request) -> tuple[Call, dict, list[dict[str, Any]]
     call = await start_call(
         request, key, body, size, started, accepted=("chat-completion", "responses"), endpoint=ENDPOINT
     )
-    return call, original, items
+    return call, Turn(original, items, history)
 
 
-async def _complete(call: Call, original: dict, items: list[dict[str, Any]]) -> web.Response:
-    completion = await call.complete_chat()
-    response = to_response(completion, original, response_id=new_id("resp"), model=call.served_model)
-    usage = completion.get("usage")
-    if not usage:
+async def _complete(call: Call, turn: Turn) -> web.Response:
+    async def send_one(deployment: Deployment) -> dict:
+        native = _native(deployment)
+        if native is not None:
+            return await native.respond(turn.native_body(call, deployment, stream=False))
+        return await call.complete_chat_at(deployment)
+
+    answer = await call.attempt(send_one)
+    assert call.deployment is not None
+    if call.deployment.backend.speaks_responses:
+        response = adopt(answer, turn.request, response_id=turn.response_id, model=call.served_model)
+        response["output_text"] = output_text(response["output"])
+    else:
+        response = to_response(answer, turn.request, response_id=turn.response_id, model=call.served_model)
+    usage = chat_usage(response.get("usage"))
+    if usage is None:
         chars = len(response["output_text"]) + sum(len(i.get("arguments", "")) for i in response["output"])
         usage = call.estimated_usage(chars // 4)
     await call.settle(usage)
     if response["store"]:
-        await storage.save(call.gw.db, call.key.account_id, response, items)
+        await storage.save(call.gw.db, call.key.account_id, response, turn.items)
     return web.Response(body=orjson.dumps(response), headers=call.headers())
 
 
-async def _stream(call: Call, original: dict, items: list[dict[str, Any]]) -> web.StreamResponse:
-    chunks = await call.open_chat_stream()
-    base = base_response(
-        original, response_id=new_id("resp"), model=call.served_model, created_at=int(time.time())
-    )
-    translator = EventTranslator(base)
-    tally = StreamTally()
+async def _stream(call: Call, turn: Turn) -> web.StreamResponse:
+    async def send_one(deployment: Deployment) -> ChunkStream:
+        native = _native(deployment)
+        if native is not None:
+            return await native.open_response_stream(turn.native_body(call, deployment, stream=True))
+        return await call.open_chat_stream_at(deployment)
+
+    stream = await call.attempt(send_one)
+    assert call.deployment is not None
+    created_at = int(time.time())
+    # Chat chunks are translated into events and counted by a tally; native events are relayed,
+    # and the relay counts them itself.
+    translator: EventTranslator | NativeRelay
+    meter: StreamTally | NativeRelay  # what billing reads: .usage and .completion_estimate()
+    tally: StreamTally | None = None
+    if call.deployment.backend.speaks_responses:
+        translator = meter = NativeRelay(
+            turn.request, response_id=turn.response_id, model=call.served_model, created_at=created_at
+        )
+    else:
+        base = base_response(
+            turn.request, response_id=turn.response_id, model=call.served_model, created_at=created_at
+        )
+        translator = EventTranslator(base)
+        tally = meter = StreamTally()
     settled = False
     try:
         response = await open_sse(call.request, call.headers(content_type=None))
         try:
             await send(response, encode(translator.start()))
             failure = await relay_translated(
-                call.request_id, chunks, response, translator.feed, encode, tally
+                call.request_id, stream, response, translator.feed, encode, tally
             )
         except ClientGone:
             log.info("request %s: client left mid-stream; generation cancelled", call.request_id)
             return response
-        usage = tally.usage or call.estimated_usage(tally.completion_estimate())
+        usage = meter.usage or call.estimated_usage(meter.completion_estimate())
         await call.settle(usage)
         settled = True
         if failure is not None:
             events = translator.failed(failure.status, failure.message)
         else:
             events = translator.finish(usage)
-            if translator.response["store"]:
-                await storage.save(call.gw.db, call.key.account_id, translator.response, items)
+            final = translator.response
+            if final["store"] and final["status"] in ("completed", "incomplete"):
+                await storage.save(call.gw.db, call.key.account_id, final, turn.items)
         try:
             await send(response, encode(events))
             await response.write_eof()
@@ -115,10 +178,10 @@ async def _stream(call: Call, original: dict, items: list[dict[str, Any]]) -> we
             pass
         return response
     finally:
-        await chunks.aclose()
+        await stream.aclose()
         if not settled:
             # The client went away (or the handler was cancelled): bill what was produced.
-            await call.settle(tally.usage or call.estimated_usage(tally.completion_estimate()))
+            await call.settle(meter.usage or call.estimated_usage(meter.completion_estimate()))
 
 
 def _json(body: object) -> web.Response:

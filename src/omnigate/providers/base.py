@@ -45,10 +45,22 @@ class ChatBackend(Protocol):
     name: str
     # True for built-in engines: their answers name the engine's own model id.
     local: bool
+    # True when the backend is also a ResponsesBackend (OpenAI's Responses API spoken natively).
+    speaks_responses: bool
 
     async def complete(self, body: dict, *, account_id: int) -> dict: ...
 
     async def open_stream(self, body: dict, *, account_id: int) -> ChunkStream: ...
+
+
+class ResponsesBackend(ChatBackend, Protocol):
+    """A backend that takes Responses bodies as they are: `respond` returns a Response object,
+    `open_response_stream` yields its typed stream events (the same stream protocol as chunks,
+    ending after the terminal response.completed / .incomplete / .failed event)."""
+
+    async def respond(self, body: dict) -> dict: ...
+
+    async def open_response_stream(self, body: dict) -> ChunkStream: ...
 
 
 class EmbeddingBackend(Protocol):

@@ -26,6 +26,7 @@ class HttpProvider:
     included) before calling this constructor."""
 
     local = False
+    speaks_responses = False
 
     def __init__(
         self,

@@ -29,6 +29,7 @@ def build_provider(spec: ProviderSettings, routing: RoutingSettings, api_key: st
     options: dict[str, Any] = {}
     if spec.kind == "openai":
         options["quirks"] = spec.quirks
+        options["responses"] = spec.responses
     return provider_class(
         spec.name,
         spec.base_url,

@@ -151,10 +151,16 @@ class EventTranslator:
 
     def failed(self, status: int, message: str) -> list[dict[str, Any]]:
         self.response["output"] = self.output
-        self.response["status"] = "failed"
-        code = "rate_limit_exceeded" if status == 429 else "server_error"
-        self.response["error"] = {"code": code, "message": message}
+        mark_failed(self.response, status, message)
         return [self._event("response.failed", response=copy.deepcopy(self.response))]
+
+
+def mark_failed(response: dict[str, Any], status: int, message: str) -> dict[str, Any]:
+    """The Response as a response.failed event carries it, for a stream the gateway had to end."""
+    response["status"] = "failed"
+    code = "rate_limit_exceeded" if status == 429 else "server_error"
+    response["error"] = {"code": code, "message": message}
+    return response
 
 
 def encode(events: list[dict[str, Any]]) -> bytes:

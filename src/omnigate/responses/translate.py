@@ -24,6 +24,17 @@ _ECHO_DEFAULTS: dict[str, Any] = {
 
 def to_chat_body(request: dict[str, Any], history: list[dict[str, Any]], items: list[dict[str, Any]]) -> dict:
     """The chat body for a Responses request; `history` is the earlier turns' items, oldest first."""
+    if request.get("background") is True:
+        raise TranslationError(
+            "background: Background responses are not supported by this gateway; use stream: true",
+            "background",
+        )
+    if request.get("conversation") is not None:
+        raise TranslationError(
+            "conversation: Conversations are not supported by this gateway; "
+            "chain turns with previous_response_id",
+            "conversation",
+        )
     messages: list[dict[str, Any]] = []
     instructions = request.get("instructions")
     if instructions is not None:
@@ -208,4 +219,19 @@ def responses_usage(usage: dict[str, Any]) -> dict[str, Any]:
         "output_tokens": completion,
         "output_tokens_details": {"reasoning_tokens": reasoning},
         "total_tokens": int(usage.get("total_tokens") or prompt + completion),
+    }
+
+
+def chat_usage(usage: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A Response's usage in chat-completions terms, the shape billing reads."""
+    if not usage:
+        return None
+    prompt = int(usage.get("input_tokens") or 0)
+    completion = int(usage.get("output_tokens") or 0)
+    cached = (usage.get("input_tokens_details") or {}).get("cached_tokens") or 0
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": int(usage.get("total_tokens") or prompt + completion),
+        "prompt_tokens_details": {"cached_tokens": int(cached)},
     }

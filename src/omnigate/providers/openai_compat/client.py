@@ -2,7 +2,7 @@
 
 One keep-alive connection pool per provider (providers/http.py). Request bodies are already in
 OpenAI's shape, so they go out as they are; answers come back as dicts for the gateway to bill and
-relay.
+relay. With `responses`, the upstream also takes Responses API bodies at /responses.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import orjson
 from omnigate.providers.http import HttpProvider
 from omnigate.providers.openai_compat import errors
 from omnigate.providers.openai_compat.quirks import apply_quirks
-from omnigate.providers.openai_compat.stream import SSEChunkStream
+from omnigate.providers.openai_compat.stream import SSEChunkStream, SSEResponseEventStream
 
 
 class OpenAICompatProvider(HttpProvider):
@@ -29,6 +29,7 @@ class OpenAICompatProvider(HttpProvider):
         connect_timeout_s: float = 10.0,
         read_timeout_s: float = 300.0,
         quirks: dict[str, Any] | None = None,
+        responses: bool = False,
     ) -> None:
         all_headers = {"Content-Type": "application/json", **(headers or {})}
         if api_key:
@@ -42,6 +43,7 @@ class OpenAICompatProvider(HttpProvider):
             failure_for_status=errors.failure_for_status,
         )
         self.quirks = quirks or {}
+        self.speaks_responses = responses
 
     async def complete(self, body: dict, *, account_id: int) -> dict:
         completion = await self._post_json("/chat/completions", apply_quirks(body, self.quirks))
@@ -50,11 +52,18 @@ class OpenAICompatProvider(HttpProvider):
         return completion
 
     async def open_stream(self, body: dict, *, account_id: int) -> SSEChunkStream:
-        response = await self._post("/chat/completions", apply_quirks(body, self.quirks))
-        if response.content_type != "text/event-stream":
-            response.close()
-            raise errors.invalid(self.name, "did not answer with an event stream")
+        response = await self._post_stream("/chat/completions", apply_quirks(body, self.quirks))
         return SSEChunkStream(response, self.name)
+
+    async def respond(self, body: dict) -> dict:
+        """A Responses API answer. Quirks do not apply: they rewrite chat-completions fields."""
+        response = await self._post_json("/responses", body)
+        if response.get("object") != "response" or not isinstance(response.get("output"), list):
+            raise errors.invalid(self.name, "returned an invalid Response object")
+        return response
+
+    async def open_response_stream(self, body: dict) -> SSEResponseEventStream:
+        return SSEResponseEventStream(await self._post_stream("/responses", body), self.name)
 
     async def embed(self, body: dict, *, account_id: int) -> dict:
         result = await self._post_json("/embeddings", body)
@@ -67,6 +76,13 @@ class OpenAICompatProvider(HttpProvider):
         if not isinstance(data, dict):
             raise errors.invalid(self.name, "returned a body that is not a JSON object")
         return data
+
+    async def _post_stream(self, path: str, body: dict) -> aiohttp.ClientResponse:
+        response = await self._post(path, body)
+        if response.content_type != "text/event-stream":
+            response.close()
+            raise errors.invalid(self.name, "did not answer with an event stream")
+        return response
 
     async def _post(self, path: str, body: dict) -> aiohttp.ClientResponse:
         return await self.post(self.url(path), orjson.dumps(body), self._headers)
