@@ -166,6 +166,16 @@ async def test_unsupported_tool_is_a_400(harness: Harness) -> None:
         await harness.client().responses.create(model="gpt-4o", input="x", tools=[{"type": "web_search"}])
 
 
+@pytest.mark.parametrize(("field", "value"), [("background", True), ("conversation", "conv_1")])
+async def test_unsupported_modes_are_a_400_naming_the_field(
+    harness: Harness, field: str, value: object
+) -> None:
+    with pytest.raises(openai.BadRequestError) as raised:
+        await harness.client().responses.create(model="gpt-4o", input="x", extra_body={field: value})
+    assert raised.value.body["param"] == field
+    assert harness.upstream.requests == []
+
+
 async def test_unversioned_path_answers(harness: Harness) -> None:
     async with aiohttp.ClientSession() as session:
         headers = {"Authorization": f"Bearer {harness.key}"}
