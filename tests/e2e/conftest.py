@@ -168,3 +168,12 @@ async def eventually(check, timeout: float = 2.0) -> None:
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition still false after {timeout}s")
         await asyncio.sleep(0.02)
+
+
+async def assert_billed(harness: Harness, input_tokens: int, output_tokens: int) -> None:
+    """The account paid exactly these tokens at the priced model's rates, and the ledger agrees."""
+    expected = input_tokens * INPUT_CREDITS_PER_TOKEN + output_tokens * OUTPUT_CREDITS_PER_TOKEN
+    await harness.flush()
+    account = harness.db.account(harness.account_id)
+    assert account.balance == STARTING_CREDITS - expected
+    assert harness.db.ledger_sum(harness.account_id) == account.balance

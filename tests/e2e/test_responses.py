@@ -9,7 +9,7 @@ import aiohttp
 import openai
 import pytest
 
-from tests.e2e.conftest import INPUT_CREDITS_PER_TOKEN, OUTPUT_CREDITS_PER_TOKEN, STARTING_CREDITS, Harness
+from tests.e2e.conftest import Harness, assert_billed
 
 WEATHER_TOOL = {
     "type": "function",
@@ -187,13 +187,8 @@ async def test_unversioned_path_answers(harness: Harness) -> None:
 
 async def test_responses_are_billed_like_chat(harness: Harness) -> None:
     response = await harness.client().responses.create(model="gpt-4o", input="bill me now")
-    usage = response.usage
-    assert usage is not None
-    expected = usage.input_tokens * INPUT_CREDITS_PER_TOKEN + usage.output_tokens * OUTPUT_CREDITS_PER_TOKEN
-    await harness.flush()
-    account = harness.db.account(harness.account_id)
-    assert account.balance == STARTING_CREDITS - expected
-    assert harness.db.ledger_sum(harness.account_id) == account.balance
+    assert response.usage is not None
+    await assert_billed(harness, response.usage.input_tokens, response.usage.output_tokens)
 
 
 async def test_a_failure_mid_stream_is_response_failed(harness: Harness) -> None:

@@ -13,7 +13,7 @@ import openai
 import orjson
 import pytest
 
-from tests.e2e.conftest import INPUT_CREDITS_PER_TOKEN, OUTPUT_CREDITS_PER_TOKEN, STARTING_CREDITS, Harness
+from tests.e2e.conftest import Harness, assert_billed
 from tests.fakes.openai_responses import ENCRYPTED_REASONING
 from tests.responses.openapi_spec import load_spec
 
@@ -146,13 +146,8 @@ async def test_reasoning_goes_back_only_with_its_encrypted_content(native_harnes
 
 async def test_native_responses_are_billed_from_the_upstreams_usage(native_harness: Harness) -> None:
     response = await native_harness.client().responses.create(model="gpt-4o", input="bill me now")
-    usage = response.usage
-    assert usage is not None
-    expected = usage.input_tokens * INPUT_CREDITS_PER_TOKEN + usage.output_tokens * OUTPUT_CREDITS_PER_TOKEN
-    await native_harness.flush()
-    account = native_harness.db.account(native_harness.account_id)
-    assert account.balance == STARTING_CREDITS - expected
-    assert native_harness.db.ledger_sum(native_harness.account_id) == account.balance
+    assert response.usage is not None
+    await assert_billed(native_harness, response.usage.input_tokens, response.usage.output_tokens)
 
 
 async def test_failover_crosses_to_a_chat_only_upstream(native_harness: Harness) -> None:

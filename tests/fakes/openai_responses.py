@@ -37,8 +37,8 @@ from tests.fakes.openai_upstream import (
     _pieces,
     _Plan,
     _reject_extras,
-    _send_truncated,
     _UpstreamError,
+    send_json,
 )
 
 __all__ = ["ENCRYPTED_REASONING", "answer_responses", "check_event", "check_request"]
@@ -323,11 +323,4 @@ async def answer_responses(
     response = answer.response()
     if fake.strict:
         _checked(response, Response)
-    payload = orjson.dumps(response)
-    if action == "midstream":
-        return await _send_truncated(request, payload)
-    return web.Response(
-        body=payload,
-        content_type="application/json",
-        headers={"x-request-id": f"req_{uuid.uuid4().hex}"},
-    )
+    return await send_json(request, response, action)

@@ -524,14 +524,7 @@ class FakeOpenAIUpstream:
             events = [b"data: " + orjson.dumps(c) + b"\n\n" for c in chunks]
             events.append(b"data: [DONE]\n\n")
             return await self.send_stream(request, events, midstream=action == "midstream")
-        payload = orjson.dumps(self._completion(plan, completion_id, created))
-        if action == "midstream":
-            return await _send_truncated(request, payload)
-        return web.Response(
-            body=payload,
-            content_type="application/json",
-            headers={"x-request-id": f"req_{uuid.uuid4().hex}"},
-        )
+        return await send_json(request, self._completion(plan, completion_id, created), action)
 
     # ------------------------------------------------------------------ payloads
 
@@ -666,6 +659,18 @@ def _hang_up(request: web.Request) -> None:
     transport = request.transport
     if transport is not None:
         transport.close()
+
+
+async def send_json(
+    request: web.Request, answer: dict[str, Any], action: int | str | None
+) -> web.StreamResponse:
+    """A 200 JSON answer (``"midstream"``: cut off halfway)."""
+    payload = orjson.dumps(answer)
+    if action == "midstream":
+        return await _send_truncated(request, payload)
+    return web.Response(
+        body=payload, content_type="application/json", headers={"x-request-id": f"req_{uuid.uuid4().hex}"}
+    )
 
 
 async def _send_truncated(request: web.Request, payload: bytes) -> web.StreamResponse:

@@ -4,33 +4,14 @@ every answer and event it sends, and the fake must refuse what OpenAI refuses.""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
 import openai
 import pytest
-import pytest_asyncio
 
 from .openai_responses import check_event, check_request
 from .openai_upstream import CHUNK_CHARS, FakeOpenAIUpstream, FidelityError
 
 TOOL = {"type": "function", "name": "get_weather", "parameters": {"type": "object"}, "strict": False}
-
-
-@pytest_asyncio.fixture
-async def fake() -> AsyncIterator[FakeOpenAIUpstream]:
-    upstream = FakeOpenAIUpstream(strict=True)
-    await upstream.start()
-    try:
-        yield upstream
-    finally:
-        await upstream.stop()
-    assert upstream.fidelity_errors == []
-
-
-@pytest_asyncio.fixture
-async def client(fake: FakeOpenAIUpstream) -> AsyncIterator[openai.AsyncOpenAI]:
-    async with openai.AsyncOpenAI(base_url=fake.base_url, api_key="sk-fake", max_retries=0, timeout=5) as sdk:
-        yield sdk
 
 
 async def test_text_answer_and_usage(client: openai.AsyncOpenAI) -> None:

@@ -14,7 +14,6 @@ from typing import Any
 
 import openai
 import pytest
-import pytest_asyncio
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 # Relative import: works whether or not tests/ itself is a package.
@@ -36,25 +35,6 @@ TOOLS: list[Any] = [
     },
     {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object"}}},
 ]
-
-
-@pytest_asyncio.fixture
-async def fake() -> AsyncIterator[FakeOpenAIUpstream]:
-    upstream = FakeOpenAIUpstream(strict=True)
-    await upstream.start()
-    try:
-        yield upstream
-    finally:
-        await upstream.stop()
-    # Every payload the fake produced passed the SDK-type check.
-    assert upstream.fidelity_errors == []
-
-
-@pytest_asyncio.fixture
-async def client(fake: FakeOpenAIUpstream) -> AsyncIterator[openai.AsyncOpenAI]:
-    # max_retries=0: each error test must see exactly the one failure it queued.
-    async with openai.AsyncOpenAI(base_url=fake.base_url, api_key="sk-fake", max_retries=0, timeout=5) as sdk:
-        yield sdk
 
 
 async def _collect(stream: AsyncIterator[ChatCompletionChunk]) -> list[ChatCompletionChunk]:
