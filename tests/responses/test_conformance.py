@@ -16,7 +16,9 @@ from tests.responses.openapi_spec import SCHEMAS_PATH, Spec, load_spec
 SPEC_PATH = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "openai-openapi.yaml"
 
 USAGE = {"prompt_tokens": 4, "completion_tokens": 2, "total_tokens": 6}
-REQUEST: dict[str, Any] = {"model": "gpt-4o", "input": "hi"}
+# A function tool as clients often send it: without `strict`, which the spec's echo requires.
+TOOL = {"type": "function", "name": "get_weather", "parameters": {"type": "object"}}
+REQUEST: dict[str, Any] = {"model": "gpt-4o", "input": "hi", "tools": [TOOL]}
 
 
 @pytest.fixture(scope="module")

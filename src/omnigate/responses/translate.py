@@ -118,6 +118,11 @@ def base_response(request: dict[str, Any], *, response_id: str, model: str, crea
     for name, default in _ECHO_DEFAULTS.items():
         value = request.get(name)
         out[name] = default if value is None else value
+    # The spec requires both keys on an echoed function tool; null says the request left them out.
+    out["tools"] = [
+        {"parameters": None, "strict": None, **tool} if tool.get("type") == "function" else tool
+        for tool in out["tools"]
+    ]
     # The spec types `user` and `usage` as string and object, not nullable: absent until known.
     if isinstance(request.get("user"), str):
         out["user"] = request["user"]
