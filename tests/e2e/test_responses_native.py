@@ -5,6 +5,7 @@ gets self-contained requests with `store: false`."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -13,7 +14,7 @@ import openai
 import orjson
 import pytest
 
-from tests.e2e.conftest import Harness, assert_billed
+from tests.e2e.conftest import Harness, assert_billed, eventually
 from tests.fakes.openai_responses import ENCRYPTED_REASONING
 from tests.responses.openapi_spec import load_spec
 
@@ -171,6 +172,31 @@ async def test_a_stream_that_fails_upstream_ends_with_response_failed(
     assert failed.status == "failed" and failed.error is not None and failed.id == events[0].response.id
     with pytest.raises(openai.NotFoundError):
         await native_harness.client().responses.retrieve(failed.id)
+
+
+async def test_client_disconnect_cancels_upstream_and_bills_what_was_relayed(native_harness: Harness) -> None:
+    native_harness.upstream.chunk_delay = 0.05
+    long_text = " ".join(f"word{i}" for i in range(60))
+    async with aiohttp.ClientSession() as http:
+        response = await http.post(
+            native_harness.base_url + "/responses",
+            json={"model": "gpt-4o", "input": long_text, "stream": True},
+            headers={"Authorization": f"Bearer {native_harness.key}"},
+        )
+        for _ in range(5):  # created, in_progress, the message and its part opened, a first delta
+            await response.content.readuntil(b"\n\n")
+        response.close()
+    await asyncio.wait_for(native_harness.upstream.stream_cancelled.wait(), timeout=3)
+
+    async def charged() -> bool:
+        await native_harness.flush()
+        entries = native_harness.db.ledger_entries(native_harness.account_id)
+        return any(e.kind == "charge" and e.amount < 0 for e in entries)
+
+    await eventually(charged)
+    entries = native_harness.db.ledger_entries(native_harness.account_id)
+    charge = [e for e in entries if e.kind == "charge"][-1]
+    assert 0 < charge.completion_tokens < 100  # an estimate of part of the answer, not all of it
 
 
 async def test_upstream_errors_keep_their_message(native_harness: Harness) -> None:
