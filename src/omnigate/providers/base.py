@@ -53,6 +53,10 @@ class ChatBackend(Protocol):
     async def open_stream(self, body: dict, *, account_id: int) -> ChunkStream: ...
 
 
+# The events that end a Responses stream (OpenAI sends no [DONE] after them).
+RESPONSE_TERMINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
+
+
 class ResponsesBackend(ChatBackend, Protocol):
     """A backend that takes Responses bodies as they are: `respond` returns a Response object,
     `open_response_stream` yields its typed stream events (the same stream protocol as chunks,

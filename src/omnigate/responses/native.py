@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from omnigate.providers.base import RESPONSE_TERMINAL_EVENTS
 from omnigate.responses.stream import mark_failed
 from omnigate.responses.translate import base_response, chat_usage, output_text
 
@@ -30,7 +31,6 @@ _CHAT_COUNTERPARTS: dict[str, tuple[str, ...]] = {
 }
 # Fields the gateway answers for itself; the rest of the request goes upstream as it came.
 _GATEWAY_FIELDS = frozenset({"model", "input", "previous_response_id", "store", "stream"})
-_TERMINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
 
 
 def upstream_body(
@@ -130,7 +130,7 @@ class NativeRelay:
         snapshot = event.get("response")
         if isinstance(snapshot, dict):
             self.response = adopt(snapshot, self.request, response_id=self.response_id, model=self.model)
-            if event.get("type") in _TERMINAL:
+            if event.get("type") in RESPONSE_TERMINAL_EVENTS:
                 snapshot["output_text"] = output_text(snapshot.get("output") or [])
                 self.usage = chat_usage(snapshot.get("usage"))
         delta = event.get("delta")

@@ -8,14 +8,11 @@ import aiohttp
 import orjson
 
 from omnigate.errors import ApiError
-from omnigate.providers.base import StreamBroken
+from omnigate.providers.base import RESPONSE_TERMINAL_EVENTS, StreamBroken
 from omnigate.providers.http import sse_data
 from omnigate.providers.openai_compat.errors import upstream_message
 
-__all__ = ["RESPONSE_TERMINAL_EVENTS", "SSEChunkStream", "SSEResponseEventStream", "sse_data"]
-
-# The events that end a Responses stream: OpenAI sends no [DONE] after them.
-RESPONSE_TERMINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
+__all__ = ["SSEChunkStream", "SSEResponseEventStream", "sse_data"]
 
 
 class SSEChunkStream:
