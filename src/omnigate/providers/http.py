@@ -9,6 +9,7 @@ the same for every upstream, so they live here once.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping
+from typing import ClassVar
 
 import aiohttp
 import orjson
@@ -22,32 +23,51 @@ FailureForStatus = Callable[[str, int, bytes, str | None], UpstreamFailure]
 
 
 class HttpProvider:
-    """Base of the upstream adapters: subclasses normalise `base_url` and build `headers` (auth
-    included) before calling this constructor."""
+    """Base of the upstream adapters. A subclass says what differs between protocols: how a
+    configured base URL becomes the API root (`api_root`), how the key is sent (`auth_headers`),
+    headers every request carries (`protocol_headers`) and how errors map (`failure_for_status`).
+    """
 
     local = False
     speaks_responses = False
+    protocol_headers: ClassVar[dict[str, str]] = {}
+    failure_for_status: ClassVar[FailureForStatus]
 
     def __init__(
         self,
         name: str,
         base_url: str,
         *,
-        headers: dict[str, str],
-        connect_timeout_s: float,
-        read_timeout_s: float,
-        failure_for_status: FailureForStatus,
+        api_key: str | None,
+        headers: dict[str, str] | None = None,
+        connect_timeout_s: float = 10.0,
+        read_timeout_s: float = 300.0,
     ) -> None:
         self.name = name
-        self.base_url = base_url
-        self._headers = headers
-        self._failure_for_status = failure_for_status
+        self.base_url = self.api_root(base_url.rstrip("/"))
+        # Configured headers may replace the protocol's (pin another API version, say); the key
+        # is sent as the protocol wants it whatever the config says.
+        self._headers = {
+            "Content-Type": "application/json",
+            **self.protocol_headers,
+            **(headers or {}),
+            **(self.auth_headers(api_key) if api_key else {}),
+        }
         # No total limit: a long generation is fine as long as bytes keep coming.
         self._timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=connect_timeout_s, sock_read=read_timeout_s
         )
         self._session: aiohttp.ClientSession | None = None
         self._urls: dict[str, URL] = {}
+
+    @staticmethod
+    def api_root(base_url: str) -> str:
+        """The root the adapter's paths are joined to (`base_url` without a trailing slash)."""
+        return base_url
+
+    @staticmethod
+    def auth_headers(api_key: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {api_key}"}
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=60, ttl_dns_cache=300)
@@ -88,7 +108,7 @@ class HttpProvider:
             raw = b""
         finally:
             response.release()
-        raise self._failure_for_status(self.name, response.status, raw, response.headers.get("Retry-After"))
+        raise self.failure_for_status(self.name, response.status, raw, response.headers.get("Retry-After"))
 
     async def read_json(self, response: aiohttp.ClientResponse) -> object:
         """The parsed body of a 200 answer, or None when it is not JSON; the caller judges its shape."""

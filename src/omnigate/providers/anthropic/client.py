@@ -7,7 +7,7 @@ connection pool per provider (providers/http.py), as for every upstream adapter.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import aiohttp
 import orjson
@@ -24,38 +24,18 @@ API_VERSION = "2023-06-01"
 
 
 class AnthropicProvider(HttpProvider):
-    # Kept as before the move to HttpProvider (the other adapters drop cookies).
+    protocol_headers: ClassVar[dict[str, str]] = {"anthropic-version": API_VERSION}
+    failure_for_status = staticmethod(errors.failure_for_status)
 
-    def __init__(
-        self,
-        name: str,
-        base_url: str,
-        *,
-        api_key: str | None,
-        headers: dict[str, str] | None = None,
-        connect_timeout_s: float = 10.0,
-        read_timeout_s: float = 300.0,
-    ) -> None:
+    @staticmethod
+    def api_root(base_url: str) -> str:
         # Configs name either the host (Anthropic's documented base URL) or the /v1 root that
         # OpenAI-style configs use; both mean the same endpoint.
-        root = base_url.rstrip("/").removesuffix("/v1")
-        # Configured headers come last so a config can pin another API version or add
-        # `anthropic-beta` flags.
-        all_headers = {
-            "content-type": "application/json",
-            "anthropic-version": API_VERSION,
-            **(headers or {}),
-        }
-        if api_key:
-            all_headers["x-api-key"] = api_key
-        super().__init__(
-            name,
-            root,
-            headers=all_headers,
-            connect_timeout_s=connect_timeout_s,
-            read_timeout_s=read_timeout_s,
-            failure_for_status=errors.failure_for_status,
-        )
+        return base_url.removesuffix("/v1")
+
+    @staticmethod
+    def auth_headers(api_key: str) -> dict[str, str]:
+        return {"x-api-key": api_key}
 
     async def complete(self, body: dict, *, account_id: int) -> dict:
         payload = self._translate({**body, "stream": False})

@@ -23,30 +23,12 @@ CHAT_PATH = "/v2/chat"
 
 
 class CohereProvider(HttpProvider):
-    # Kept as before the move to HttpProvider (the other adapters drop cookies).
+    failure_for_status = staticmethod(errors.failure_for_status)
 
-    def __init__(
-        self,
-        name: str,
-        base_url: str,
-        *,
-        api_key: str | None,
-        headers: dict[str, str] | None = None,
-        connect_timeout_s: float = 10.0,
-        read_timeout_s: float = 300.0,
-    ) -> None:
-        all_headers = {"Content-Type": "application/json", **(headers or {})}
-        if api_key:
-            all_headers["Authorization"] = f"Bearer {api_key}"
-        super().__init__(
-            name,
-            # Configs give either the API root or the v2 base the SDKs print; both mean the same.
-            base_url.rstrip("/").removesuffix("/v2"),
-            headers=all_headers,
-            connect_timeout_s=connect_timeout_s,
-            read_timeout_s=read_timeout_s,
-            failure_for_status=errors.failure_for_status,
-        )
+    @staticmethod
+    def api_root(base_url: str) -> str:
+        # Configs give either the API root or the v2 base the SDKs print; both mean the same.
+        return base_url.removesuffix("/v2")
 
     async def complete(self, body: dict, *, account_id: int) -> dict:
         request = self._translate({**body, "stream": False})

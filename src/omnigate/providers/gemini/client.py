@@ -25,28 +25,15 @@ _VERSIONED = re.compile(r"/v1(alpha|beta)?$")
 
 
 class GeminiProvider(HttpProvider):
-    def __init__(
-        self,
-        name: str,
-        base_url: str,
-        *,
-        api_key: str | None,
-        headers: dict[str, str] | None = None,
-        connect_timeout_s: float = 10.0,
-        read_timeout_s: float = 300.0,
-    ) -> None:
-        base = base_url.rstrip("/")
-        all_headers = {"Content-Type": "application/json", **(headers or {})}
-        if api_key:
-            all_headers["x-goog-api-key"] = api_key
-        super().__init__(
-            name,
-            base if _VERSIONED.search(base) else base + "/v1beta",
-            headers=all_headers,
-            connect_timeout_s=connect_timeout_s,
-            read_timeout_s=read_timeout_s,
-            failure_for_status=errors.failure_for_status,
-        )
+    failure_for_status = staticmethod(errors.failure_for_status)
+
+    @staticmethod
+    def api_root(base_url: str) -> str:
+        return base_url if _VERSIONED.search(base_url) else base_url + "/v1beta"
+
+    @staticmethod
+    def auth_headers(api_key: str) -> dict[str, str]:
+        return {"x-goog-api-key": api_key}
 
     async def complete(self, body: dict, *, account_id: int) -> dict:
         model, request = self._translate(body)

@@ -19,29 +19,18 @@ from omnigate.providers.openai_compat.stream import SSEChunkStream, SSEResponseE
 
 
 class OpenAICompatProvider(HttpProvider):
+    failure_for_status = staticmethod(errors.failure_for_status)
+
     def __init__(
         self,
         name: str,
         base_url: str,
         *,
-        api_key: str | None,
-        headers: dict[str, str] | None = None,
-        connect_timeout_s: float = 10.0,
-        read_timeout_s: float = 300.0,
         quirks: dict[str, Any] | None = None,
         responses: bool = False,
+        **common: Any,
     ) -> None:
-        all_headers = {"Content-Type": "application/json", **(headers or {})}
-        if api_key:
-            all_headers["Authorization"] = f"Bearer {api_key}"
-        super().__init__(
-            name,
-            base_url.rstrip("/"),
-            headers=all_headers,
-            connect_timeout_s=connect_timeout_s,
-            read_timeout_s=read_timeout_s,
-            failure_for_status=errors.failure_for_status,
-        )
+        super().__init__(name, base_url, **common)
         self.quirks = quirks or {}
         self.speaks_responses = responses
 
