@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import logging
-
 import orjson
 from aiohttp import web
 
 from omnigate.api.call import Call, begin_call
-from omnigate.api.chat_stream import StreamTally, usage_chunk
+from omnigate.api.chat_stream import StreamTally, serve_stream, usage_chunk
 from omnigate.errors import BODY_VALIDATION, ApiError, bad_request, error_payload
 from omnigate.gateway import GATEWAY
-from omnigate.http.sse import DONE, ClientGone, encode_event, open_sse, send
+from omnigate.http.sse import DONE, encode_event, send
 from omnigate.providers.base import ChunkStream, StreamBroken
-
-log = logging.getLogger(__name__)
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
@@ -60,34 +56,17 @@ def _completion_chars(completion: dict) -> int:
 async def _stream(call: Call) -> web.StreamResponse:
     chunks = await call.open_chat_stream()
     tally = StreamTally()
-    settled = False
-    try:
-        response = await open_sse(call.request, call.headers(content_type=None))
-        try:
-            failure = await _relay(call, chunks, response, tally)
-        except ClientGone:
-            log.info("request %s: client left mid-stream; generation cancelled", call.request_id)
-            return response
-        usage = tally.usage or call.estimated_usage(tally.completion_estimate())
-        charged = await call.settle(usage)
-        settled = True
-        try:
-            if failure is not None:
-                payload = error_payload(failure, path=call.request.path, request_id=call.request_id)
-                await send(response, encode_event(payload))
-            else:
-                final = usage_chunk(tally, model=call.served_model, usage=usage, tokens_used=charged)
-                await send(response, encode_event(final))
-                await send(response, DONE)
-            await response.write_eof()
-        except ClientGone:
-            pass
-        return response
-    finally:
-        await chunks.aclose()
-        if not settled:
-            # The client went away (or the handler was cancelled): bill what was produced.
-            await call.settle(tally.usage or call.estimated_usage(tally.completion_estimate()))
+
+    async def relay(response: web.StreamResponse) -> ApiError | None:
+        return await _relay(call, chunks, response, tally)
+
+    async def ending(failure: ApiError | None, usage: dict, charged: int) -> bytes:
+        if failure is not None:
+            return encode_event(error_payload(failure, path=call.request.path, request_id=call.request_id))
+        final = usage_chunk(tally, model=call.served_model, usage=usage, tokens_used=charged)
+        return encode_event(final) + DONE
+
+    return await serve_stream(call, chunks, tally, call.headers(content_type=None), relay, ending)
 
 
 async def _relay(

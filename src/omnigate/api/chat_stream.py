@@ -1,17 +1,20 @@
-"""Bookkeeping for a relayed chat stream: what passed through, the usage chunk that ends it, and
-the relay used by routes that translate chunks into another dialect's events."""
+"""Streamed answers: the life of one (`serve_stream`), the bookkeeping of what passed through
+(`StreamTally`), the usage chunk that ends a chat stream, and the relay used by routes that
+translate chunks into another dialect's events."""
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from aiohttp import web
 
+from omnigate.api.call import Call
 from omnigate.errors import ApiError
-from omnigate.http.sse import ClientGone, send
+from omnigate.http.sse import ClientGone, open_sse, send
 from omnigate.providers.base import ChunkStream, StreamBroken
 
 log = logging.getLogger(__name__)
@@ -100,3 +103,49 @@ async def relay_translated(
         log.exception("request %s failed mid-stream", request_id)
         return ApiError(500, "Internal server error", code="internal_error")
     return None
+
+
+class UsageMeter(Protocol):
+    """What billing reads from a stream: the usage the backend reported, if any, and an estimate
+    of the completion tokens for when it reported none."""
+
+    usage: dict | None
+
+    def completion_estimate(self) -> int: ...
+
+
+async def serve_stream(
+    call: Call,
+    stream: ChunkStream,
+    meter: UsageMeter,
+    headers: dict[str, str],
+    relay: Callable[[web.StreamResponse], Awaitable[ApiError | None]],
+    ending: Callable[[ApiError | None, dict, int], Awaitable[bytes]],
+) -> web.StreamResponse:
+    """The life of a streamed answer, whatever its dialect: open the event stream, `relay` the
+    backend's stream (it returns the error that cut it short, if any), settle the cost, then send
+    what `ending` makes of the failure or of the usage and credits charged. A client that leaves
+    cancels the generation upstream and is billed for what was produced."""
+    settled = False
+    try:
+        response = await open_sse(call.request, headers)
+        try:
+            failure = await relay(response)
+        except ClientGone:
+            log.info("request %s: client left mid-stream; generation cancelled", call.request_id)
+            return response
+        usage = meter.usage or call.estimated_usage(meter.completion_estimate())
+        charged = await call.settle(usage)
+        settled = True
+        last = await ending(failure, usage, charged)
+        try:
+            await send(response, last)
+            await response.write_eof()
+        except ClientGone:
+            pass
+        return response
+    finally:
+        await stream.aclose()
+        if not settled:
+            # The client went away (or the handler was cancelled): bill what was produced.
+            await call.settle(meter.usage or call.estimated_usage(meter.completion_estimate()))

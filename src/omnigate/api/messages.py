@@ -14,11 +14,10 @@ import orjson
 from aiohttp import web
 
 from omnigate.api.call import Call, start_call
-from omnigate.api.chat_stream import StreamTally, relay_translated
+from omnigate.api.chat_stream import StreamTally, relay_translated, serve_stream
 from omnigate.api.common import read_json
 from omnigate.errors import ApiError, bad_request
 from omnigate.gateway import GATEWAY, REQUEST_ID
-from omnigate.http.sse import ClientGone, open_sse, send
 from omnigate.providers.anthropic.inbound import (
     InboundError,
     anthropic_usage,
@@ -120,30 +119,13 @@ async def _stream(call: Call, stops: tuple[str, ...]) -> web.StreamResponse:
     chunks = await call.open_chat_stream()
     translator = EventTranslator(model=call.served_model, stop_sequences=stops)
     tally = StreamTally()
-    settled = False
-    try:
-        response = await open_sse(call.request, _headers(call, content_type=None))
-        try:
-            failure = await relay_translated(
-                call.request_id, chunks, response, translator.feed, encode, tally
-            )
-        except ClientGone:
-            log.info("request %s: client left mid-stream; generation cancelled", call.request_id)
-            return response
-        usage = tally.usage or call.estimated_usage(tally.completion_estimate())
-        await call.settle(usage)
-        settled = True
-        try:
-            if failure is not None:
-                await send(response, encode([error_event(failure.status, failure.message)]))
-            else:
-                await send(response, encode(translator.finish(usage)))
-            await response.write_eof()
-        except ClientGone:
-            pass
-        return response
-    finally:
-        await chunks.aclose()
-        if not settled:
-            # The client went away (or the handler was cancelled): bill what was produced.
-            await call.settle(tally.usage or call.estimated_usage(tally.completion_estimate()))
+
+    async def relay(response: web.StreamResponse) -> ApiError | None:
+        return await relay_translated(call.request_id, chunks, response, translator.feed, encode, tally)
+
+    async def ending(failure: ApiError | None, usage: dict, charged: int) -> bytes:
+        if failure is not None:
+            return encode([error_event(failure.status, failure.message)])
+        return encode(translator.finish(usage))
+
+    return await serve_stream(call, chunks, tally, _headers(call, content_type=None), relay, ending)

@@ -9,7 +9,6 @@ input_items work whichever road served them.
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -18,11 +17,11 @@ import orjson
 from aiohttp import web
 
 from omnigate.api.call import Call, start_call
-from omnigate.api.chat_stream import StreamTally, relay_translated
+from omnigate.api.chat_stream import StreamTally, UsageMeter, relay_translated, serve_stream
 from omnigate.api.common import read_json
-from omnigate.errors import bad_request
+from omnigate.errors import ApiError, bad_request
 from omnigate.gateway import GATEWAY
-from omnigate.http.sse import ClientGone, open_sse, send
+from omnigate.http.sse import send
 from omnigate.providers.base import ChunkStream, ResponsesBackend
 from omnigate.responses import storage, truncation
 from omnigate.responses.items import TranslationError, new_id, normalise_input
@@ -30,8 +29,6 @@ from omnigate.responses.native import NativeRelay, adopt, upstream_body
 from omnigate.responses.stream import EventTranslator, encode
 from omnigate.responses.translate import base_response, chat_usage, output_text, to_chat_body, to_response
 from omnigate.routing.router import Deployment
-
-log = logging.getLogger(__name__)
 
 ENDPOINT = "/v1/responses"
 
@@ -138,7 +135,7 @@ async def _stream(call: Call, turn: Turn) -> web.StreamResponse:
     # Chat chunks are translated into events and counted by a tally; native events are relayed,
     # and the relay counts them itself.
     translator: EventTranslator | NativeRelay
-    meter: StreamTally | NativeRelay  # what billing reads: .usage and .completion_estimate()
+    meter: UsageMeter
     tally: StreamTally | None = None
     if call.deployment.backend.speaks_responses:
         translator = meter = NativeRelay(
@@ -150,38 +147,21 @@ async def _stream(call: Call, turn: Turn) -> web.StreamResponse:
         )
         translator = EventTranslator(base)
         tally = meter = StreamTally()
-    settled = False
-    try:
-        response = await open_sse(call.request, call.headers(content_type=None))
-        try:
-            await send(response, encode(translator.start()))
-            failure = await relay_translated(
-                call.request_id, stream, response, translator.feed, encode, tally
-            )
-        except ClientGone:
-            log.info("request %s: client left mid-stream; generation cancelled", call.request_id)
-            return response
-        usage = meter.usage or call.estimated_usage(meter.completion_estimate())
-        await call.settle(usage)
-        settled = True
+
+    async def relay(response: web.StreamResponse) -> ApiError | None:
+        await send(response, encode(translator.start()))
+        return await relay_translated(call.request_id, stream, response, translator.feed, encode, tally)
+
+    async def ending(failure: ApiError | None, usage: dict, charged: int) -> bytes:
         if failure is not None:
-            events = translator.failed(failure.status, failure.message)
-        else:
-            events = translator.finish(usage)
-            final = translator.response
-            if final["store"] and final["status"] in ("completed", "incomplete"):
-                await storage.save(call.gw.db, call.key.account_id, final, turn.items)
-        try:
-            await send(response, encode(events))
-            await response.write_eof()
-        except ClientGone:
-            pass
-        return response
-    finally:
-        await stream.aclose()
-        if not settled:
-            # The client went away (or the handler was cancelled): bill what was produced.
-            await call.settle(meter.usage or call.estimated_usage(meter.completion_estimate()))
+            return encode(translator.failed(failure.status, failure.message))
+        events = translator.finish(usage)
+        final = translator.response
+        if final["store"] and final["status"] in ("completed", "incomplete"):
+            await storage.save(call.gw.db, call.key.account_id, final, turn.items)
+        return encode(events)
+
+    return await serve_stream(call, stream, meter, call.headers(content_type=None), relay, ending)
 
 
 def _json(body: object) -> web.Response:
