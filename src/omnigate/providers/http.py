@@ -15,7 +15,8 @@ import aiohttp
 import orjson
 from yarl import URL
 
-from omnigate.providers.base import UpstreamFailure
+from omnigate.errors import ApiError
+from omnigate.providers.base import StreamBroken, UpstreamFailure
 from omnigate.providers.openai_compat.errors import timeout, unreachable
 
 # (provider, status, error body, Retry-After) → the failure the router sees.
@@ -124,6 +125,36 @@ class HttpProvider:
             return orjson.loads(raw)
         except orjson.JSONDecodeError:
             return None
+
+
+def stream_broken(provider: str, what: str, code: str) -> StreamBroken:
+    """A stream that failed after its first byte reached the client: "provider {name} {what}"."""
+    return StreamBroken(ApiError(502, f"Bad Gateway: provider {provider!r} {what}.", code=code))
+
+
+async def body_pieces(response: aiohttp.ClientResponse, provider: str) -> AsyncIterator[bytes]:
+    """The bytes of a streaming answer as they arrive. A stall past the read timeout or a broken
+    connection becomes StreamBroken: by then the client has bytes and only an error event is left."""
+    try:
+        async for piece in response.content.iter_any():
+            yield piece
+    except TimeoutError as exc:
+        raise StreamBroken(
+            ApiError(504, "Generation timeout: the upstream stopped sending.", code="upstream_timeout")
+        ) from exc
+    except aiohttp.ClientError as exc:
+        raise stream_broken(provider, f"stream broke ({exc})", "upstream_broken") from exc
+
+
+def parse_event(payload: bytes, provider: str) -> dict:
+    """One stream event's JSON object; anything else breaks the stream."""
+    try:
+        event = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        event = None
+    if not isinstance(event, dict):
+        raise stream_broken(provider, "sent an invalid stream event", "upstream_invalid")
+    return event
 
 
 async def sse_data(pieces: AsyncIterator[bytes]) -> AsyncIterator[list[bytes]]:

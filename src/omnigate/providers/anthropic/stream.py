@@ -13,10 +13,10 @@ from typing import Any
 import aiohttp
 import orjson
 
-from omnigate.errors import ApiError
 from omnigate.providers.anthropic import errors
 from omnigate.providers.anthropic.response import finish_reason, openai_usage
 from omnigate.providers.base import StreamBroken
+from omnigate.providers.http import body_pieces, parse_event, stream_broken
 
 
 class StreamTranslator:
@@ -169,36 +169,20 @@ class AnthropicChunkStream:
         self._translator = StreamTranslator(provider, include_usage=include_usage)
 
     async def __aiter__(self) -> AsyncIterator[list[dict[str, Any]]]:
-        try:
-            async for payloads in sse_payloads(self._response.content.iter_any()):
-                batch: list[dict[str, Any]] = []
-                for payload in payloads:
-                    try:
-                        event = orjson.loads(payload)
-                    except orjson.JSONDecodeError:
-                        event = None
-                    if not isinstance(event, dict):
-                        raise StreamBroken(self._error("sent an invalid stream event", "upstream_invalid"))
-                    batch.extend(self._translator.feed(event))
-                    if self._translator.finished:
-                        break
-                if batch:
-                    yield batch
+        async for payloads in sse_payloads(body_pieces(self._response, self._provider)):
+            batch: list[dict[str, Any]] = []
+            for payload in payloads:
+                batch.extend(self._translator.feed(parse_event(payload, self._provider)))
                 if self._translator.finished:
-                    return
-        except TimeoutError as exc:
-            raise StreamBroken(
-                ApiError(504, "Generation timeout: the upstream stopped sending.", code="upstream_timeout")
-            ) from exc
-        except aiohttp.ClientError as exc:
-            raise StreamBroken(self._error(f"stream broke ({exc})", "upstream_broken")) from exc
-        raise StreamBroken(self._error("closed the stream before it finished", "upstream_truncated"))
+                    break
+            if batch:
+                yield batch
+            if self._translator.finished:
+                return
+        raise stream_broken(self._provider, "closed the stream before it finished", "upstream_truncated")
 
     async def aclose(self) -> None:
         if not self._translator.finished:
             # Closing the connection is how an upstream generation is cancelled.
             self._response.close()
         self._response.release()
-
-    def _error(self, what: str, code: str) -> ApiError:
-        return ApiError(502, f"Bad Gateway: provider {self._provider!r} {what}.", code=code)

@@ -15,10 +15,9 @@ from typing import Any
 import aiohttp
 import orjson
 
-from omnigate.errors import ApiError
 from omnigate.providers.base import StreamBroken
 from omnigate.providers.cohere.response import as_object, finish_reason, to_usage
-from omnigate.providers.http import sse_events
+from omnigate.providers.http import body_pieces, sse_events, stream_broken
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +156,7 @@ class ChunkTranslator:
         return value
 
     def broken(self, what: str, code: str) -> StreamBroken:
-        return StreamBroken(ApiError(502, f"Bad Gateway: provider {self.provider!r} {what}.", code=code))
+        return stream_broken(self.provider, what, code)
 
 
 def _dig(event: dict, *keys: str) -> dict:
@@ -186,22 +185,15 @@ class CohereChunkStream:
 
     async def __aiter__(self) -> AsyncIterator[dict]:
         translator = self._translator
-        try:
-            async for name, payload in sse_events(self._response.content.iter_any()):
-                if payload == b"[DONE]":
-                    break
-                try:
-                    event = orjson.loads(payload)
-                except orjson.JSONDecodeError:
-                    event = None
-                for chunk in translator.feed(event, name):
-                    yield chunk
-        except TimeoutError as exc:
-            raise StreamBroken(
-                ApiError(504, "Generation timeout: the upstream stopped sending.", code="upstream_timeout")
-            ) from exc
-        except aiohttp.ClientError as exc:
-            raise translator.broken(f"stream broke ({exc})", "upstream_broken") from exc
+        async for name, payload in sse_events(body_pieces(self._response, translator.provider)):
+            if payload == b"[DONE]":
+                break
+            try:
+                event = orjson.loads(payload)
+            except orjson.JSONDecodeError:
+                event = None
+            for chunk in translator.feed(event, name):
+                yield chunk
         if not translator.finished:
             raise translator.broken("closed the stream before it finished", "upstream_truncated")
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import orjson
 
 from omnigate.errors import ApiError
-from omnigate.providers.base import StreamBroken, UpstreamFailure
+from omnigate.providers.base import UpstreamFailure
 from omnigate.providers.openai_compat.errors import invalid, timeout, unreachable
 
 __all__ = [
@@ -20,7 +20,6 @@ __all__ = [
     "failure_for_status",
     "invalid",
     "parse_error",
-    "stream_broken",
     "timeout",
     "unreachable",
 ]
@@ -101,10 +100,6 @@ def failure_for_status(provider: str, status: int, raw: bytes, retry_after: str 
         )
     # Other 4xx: the request itself was refused; the client sees Google's own words.
     return UpstreamFailure(ApiError(status, err.message, code=err.code, param=err.field), retryable=False)
-
-
-def stream_broken(provider: str, what: str, code: str, status: int = 502) -> StreamBroken:
-    return StreamBroken(ApiError(status, f"Bad Gateway: provider {provider!r} {what}.", code=code))
 
 
 def _seconds(value: object) -> float | None:

@@ -15,13 +15,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
-import orjson
 
-from omnigate.errors import ApiError
 from omnigate.providers.base import StreamBroken, UpstreamFailure
 from omnigate.providers.gemini import response as gemini
-from omnigate.providers.gemini.errors import parse_error, stream_broken
-from omnigate.providers.http import sse_data
+from omnigate.providers.gemini.errors import parse_error
+from omnigate.providers.http import body_pieces, parse_event, sse_data, stream_broken
 
 
 class StreamTranslator:
@@ -124,7 +122,7 @@ class GeminiChunkStream:
     def __init__(self, response: aiohttp.ClientResponse, translator: StreamTranslator) -> None:
         self._response = response
         self._translator = translator
-        self._reads = sse_data(response.content.iter_any())
+        self._reads = sse_data(body_pieces(response, translator.provider))
         self._pending: list[dict] = []
         self._ended = False
 
@@ -156,25 +154,12 @@ class GeminiChunkStream:
 
     async def _pull(self) -> list[dict]:
         """The chunks of the next network read (at the end: the translator's closing chunks)."""
-        provider = self._translator.provider
         try:
             payloads = await anext(self._reads)
         except StopAsyncIteration:
             self._ended = True
             return self._translator.finish()
-        except TimeoutError as exc:
-            raise StreamBroken(
-                ApiError(504, "Generation timeout: the upstream stopped sending.", code="upstream_timeout")
-            ) from exc
-        except aiohttp.ClientError as exc:
-            raise stream_broken(provider, f"stream broke ({exc})", "upstream_broken") from exc
         chunks: list[dict] = []
         for payload in payloads:
-            try:
-                event = orjson.loads(payload)
-            except orjson.JSONDecodeError:
-                event = None
-            if not isinstance(event, dict):
-                raise stream_broken(provider, "sent an invalid stream event", "upstream_invalid")
-            chunks += self._translator.feed(event)
+            chunks += self._translator.feed(parse_event(payload, self._translator.provider))
         return chunks
