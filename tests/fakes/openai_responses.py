@@ -32,14 +32,13 @@ from pydantic import TypeAdapter, ValidationError
 from tests.fakes.openai_upstream import (
     TOOL_ARGUMENTS,
     FakeOpenAIUpstream,
-    FidelityError,
     _checked,
     _pieces,
     _Plan,
-    _reject_extras,
     _UpstreamError,
     send_json,
 )
+from tests.fakes.sdk_fidelity import FidelityError, checked
 
 __all__ = ["ENCRYPTED_REASONING", "answer_responses", "check_event", "check_request"]
 
@@ -94,15 +93,7 @@ def check_event(event: dict[str, Any]) -> dict[str, Any]:
     them, the SDK's models do not declare them (yet), and the wire follows the spec.
     """
     ignored = _SPEC_ONLY_FIELDS.get(event.get("type"), ())
-    event_for_sdk = {k: v for k, v in event.items() if k not in ignored}
-    try:
-        parsed = _EVENT_TYPE.validate_python(event_for_sdk, strict=True)
-    except ValidationError as exc:
-        raise FidelityError(f"ResponseStreamEvent rejected {event.get('type')}: {exc}") from exc
-    _reject_extras(parsed, event["type"])
-    dumped = parsed.model_dump(mode="json", exclude_unset=True)
-    if dumped != event_for_sdk:
-        raise FidelityError(f"{event['type']} round-trip differs:\nsent {event}\nread {dumped}")
+    checked({k: v for k, v in event.items() if k not in ignored}, _EVENT_TYPE, event["type"])
     return event
 
 

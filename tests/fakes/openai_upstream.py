@@ -42,6 +42,8 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from openai.types.shared import ErrorObject
 from pydantic import BaseModel
 
+from tests.fakes.sdk_fidelity import FidelityError, checked
+
 __all__ = [
     "CHUNK_CHARS",
     "MODEL_ID",
@@ -91,10 +93,6 @@ Answer = Callable[
 ]
 
 
-class FidelityError(AssertionError):
-    """A payload the fake built does not match the official OpenAI SDK types."""
-
-
 class _UpstreamError(Exception):
     """Raised inside handlers to answer with an OpenAI-shaped error body."""
 
@@ -115,34 +113,10 @@ class _UpstreamError(Exception):
         self.param = param
 
 
-def _reject_extras(value: object, path: str) -> None:
-    # The SDK models use extra="allow", so a misspelled key validates fine and even
-    # survives model_dump(); only model_extra reveals it.
-    if isinstance(value, BaseModel):
-        if value.model_extra:
-            raise FidelityError(f"{path}: fields unknown to the SDK: {sorted(value.model_extra)}")
-        for name in value.model_fields_set:
-            _reject_extras(getattr(value, name), f"{path}.{name}")
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            _reject_extras(item, f"{path}[{i}]")
-
-
 def _checked(obj: dict[str, Any], model: type[BaseModel]) -> dict[str, Any]:
-    """Validate ``obj`` against an official SDK type and return it unchanged.
-
-    ``strict=True`` rejects coerced values (``"1"`` for an int); the extras walk
-    rejects unknown keys; comparing the dump with ``exclude_unset`` catches any
-    value the SDK would read differently from what we send.
-    """
-    try:
-        parsed = model.model_validate(obj, strict=True)
-    except ValueError as exc:  # pydantic.ValidationError subclasses ValueError
-        raise FidelityError(f"{model.__name__} rejected the payload: {exc}") from exc
-    _reject_extras(parsed, model.__name__)
-    dumped = parsed.model_dump(mode="json", exclude_unset=True)
-    if dumped != obj:
-        raise FidelityError(f"{model.__name__} round-trip differs:\nsent {obj}\nread {dumped}")
+    """Validate ``obj`` against an official SDK type (tests/fakes/sdk_fidelity.py) and return
+    it unchanged."""
+    checked(obj, model, model.__name__)
     return obj
 
 

@@ -17,7 +17,9 @@ from anthropic.types.message_create_params import (
     MessageCreateParamsNonStreaming,
     MessageCreateParamsStreaming,
 )
-from pydantic import BaseModel, TypeAdapter
+from pydantic import TypeAdapter
+
+from tests.fakes.sdk_fidelity import FidelityError, checked
 
 # The SDK 2.x typings dropped the sampling parameters (the newest models refuse them), but the
 # API still takes them for the models that accept sampling, and the adapter forwards them.
@@ -29,40 +31,12 @@ UNTYPED_ERROR_TYPES = frozenset({"request_too_large"})
 _EVENTS: TypeAdapter[Any] = TypeAdapter(RawMessageStreamEvent)
 
 
-class FidelityError(AssertionError):
-    """A payload does not match the official Anthropic SDK types."""
-
-
 # --------------------------------------------------------------------------------- responses
 
 
-def _reject_extras(value: object, path: str) -> None:
-    # The SDK models allow extra fields, so a misspelled key validates and even survives
-    # model_dump(); only model_extra reveals it.
-    if isinstance(value, BaseModel):
-        if value.model_extra:
-            raise FidelityError(f"{path}: fields unknown to the SDK: {sorted(value.model_extra)}")
-        for name in value.model_fields_set:
-            _reject_extras(getattr(value, name), f"{path}.{name}")
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            _reject_extras(item, f"{path}[{i}]")
-
-
-def _round_trip(obj: dict[str, Any], parsed: BaseModel, name: str) -> dict[str, Any]:
-    _reject_extras(parsed, name)
-    dumped = parsed.model_dump(mode="json", exclude_unset=True)
-    if dumped != obj:
-        raise FidelityError(f"{name} round-trip differs:\nsent {obj}\nread {dumped}")
-    return obj
-
-
 def checked_message(obj: dict[str, Any]) -> dict[str, Any]:
-    try:
-        parsed = Message.model_validate(obj, strict=True)
-    except ValueError as exc:  # pydantic.ValidationError subclasses ValueError
-        raise FidelityError(f"Message rejected the payload: {exc}") from exc
-    return _round_trip(obj, parsed, "Message")
+    checked(obj, Message, "Message")
+    return obj
 
 
 def checked_event(obj: dict[str, Any]) -> dict[str, Any]:
@@ -73,11 +47,8 @@ def checked_event(obj: dict[str, Any]) -> dict[str, Any]:
         return obj
     if obj.get("type") == "error":
         return checked_error(obj)
-    try:
-        parsed = _EVENTS.validate_python(obj, strict=True)
-    except ValueError as exc:
-        raise FidelityError(f"RawMessageStreamEvent rejected the event: {exc}") from exc
-    return _round_trip(obj, parsed, type(parsed).__name__)
+    checked(obj, _EVENTS, f"RawMessageStreamEvent {obj.get('type')}")
+    return obj
 
 
 def checked_error(obj: dict[str, Any]) -> dict[str, Any]:
@@ -86,11 +57,7 @@ def checked_error(obj: dict[str, Any]) -> dict[str, Any]:
     if isinstance(error, dict) and error.get("type") in UNTYPED_ERROR_TYPES:
         # Documented by Anthropic but missing from the SDK's union: check the rest of the shape.
         probe = {**obj, "error": {**error, "type": "invalid_request_error"}}
-    try:
-        parsed = ErrorResponse.model_validate(probe, strict=True)
-    except ValueError as exc:
-        raise FidelityError(f"ErrorResponse rejected the body: {exc}") from exc
-    _round_trip(probe, parsed, "ErrorResponse")
+    checked(probe, ErrorResponse, "ErrorResponse")
     return obj
 
 

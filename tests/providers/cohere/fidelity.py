@@ -16,13 +16,11 @@ from cohere.v2.raw_client import AsyncRawV2Client
 from cohere.v2.types import V2ChatResponse, V2ChatStreamResponse
 from pydantic import BaseModel
 
+from tests.fakes.sdk_fidelity import FidelityError, checked
+
 __all__ = ["FidelityError", "check_error_body", "check_request", "check_response", "check_stream_event"]
 
 FINISH_REASONS = {"COMPLETE", "STOP_SEQUENCE", "MAX_TOKENS", "TOOL_CALL", "ERROR", "TIMEOUT"}
-
-
-class FidelityError(AssertionError):
-    """A payload that does not match the official Cohere SDK types."""
 
 
 def _request_model() -> type[BaseModel]:
@@ -42,29 +40,6 @@ _EVENT = pydantic.TypeAdapter(V2ChatStreamResponse)
 _MESSAGE = pydantic.TypeAdapter(ChatMessageV2)
 
 
-def _reject_extras(value: object, path: str) -> None:
-    if isinstance(value, BaseModel):
-        if value.model_extra:
-            raise FidelityError(f"{path}: fields unknown to the SDK: {sorted(value.model_extra)}")
-        for name in value.model_fields_set:
-            _reject_extras(getattr(value, name), f"{path}.{name}")
-    elif isinstance(value, list | tuple):
-        for i, item in enumerate(value):
-            _reject_extras(item, f"{path}[{i}]")
-
-
-def _validated(obj: Any, adapter: pydantic.TypeAdapter[Any], what: str) -> Any:
-    try:
-        parsed = adapter.validate_python(obj, strict=True)
-    except pydantic.ValidationError as exc:
-        raise FidelityError(f"{what} rejected by the SDK: {str(exc)[:2000]}") from exc
-    _reject_extras(parsed, what)
-    dumped = adapter.dump_python(parsed, mode="json", exclude_unset=True)
-    if dumped != obj:
-        raise FidelityError(f"{what} round-trip differs:\nsent {obj}\nread {dumped}")
-    return parsed
-
-
 def _one_of(value: Any, allowed: set[str], what: str) -> None:
     if value is not None and value not in allowed:
         raise FidelityError(f"{what} is {value!r}; the API knows {sorted(allowed)}")
@@ -72,14 +47,14 @@ def _one_of(value: Any, allowed: set[str], what: str) -> None:
 
 def check_request(body: dict[str, Any]) -> None:
     """A v2 chat request body, as the API would parse it."""
-    _validated(body, pydantic.TypeAdapter(_REQUEST), "V2ChatRequest")
+    checked(body, _REQUEST, "V2ChatRequest")
     for i, message in enumerate(body["messages"]):
-        _validated(message, _MESSAGE, f"messages[{i}]")
+        checked(message, _MESSAGE, f"messages[{i}]")
         for j, part in enumerate(message.get("content") if isinstance(message.get("content"), list) else ()):
             detail = (part.get("image_url") or {}).get("detail") if isinstance(part, dict) else None
             _one_of(detail, {"auto", "low", "high"}, f"messages[{i}].content[{j}].image_url.detail")
     for i, tool in enumerate(body.get("tools") or ()):
-        _validated(tool, pydantic.TypeAdapter(ToolV2), f"tools[{i}]")
+        checked(tool, ToolV2, f"tools[{i}]")
         if "function" not in tool:
             raise FidelityError(f"tools[{i}] has no function")
     _one_of(body.get("tool_choice"), {"REQUIRED", "NONE"}, "tool_choice")
@@ -89,7 +64,7 @@ def check_request(body: dict[str, Any]) -> None:
 
 def check_response(body: dict[str, Any]) -> dict[str, Any]:
     """A non-streamed v2 chat response; returns it unchanged."""
-    _validated(body, pydantic.TypeAdapter(V2ChatResponse), "V2ChatResponse")
+    checked(body, V2ChatResponse, "V2ChatResponse")
     _one_of(body.get("finish_reason"), FINISH_REASONS, "finish_reason")
     return body
 
@@ -98,7 +73,7 @@ def check_stream_event(event: dict[str, Any]) -> dict[str, Any]:
     """One streamed v2 event; returns it unchanged."""
     if not isinstance(event.get("type"), str):
         raise FidelityError(f"stream event without a type: {event}")
-    parsed = _validated(event, _EVENT, f"{event['type']} event")
+    parsed = checked(event, _EVENT, f"{event['type']} event")
     if parsed.type != event["type"]:
         raise FidelityError(f"{event['type']} event parsed as {parsed.type}")
     if event["type"] == "message-end":
