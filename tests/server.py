@@ -11,6 +11,7 @@ from omnigate.app import create_app
 from omnigate.catalog.loader import Catalog
 from omnigate.gateway import Gateway
 from omnigate.settings import Settings
+from omnigate.store.db import AccountRow, Database
 
 
 @contextlib.asynccontextmanager
@@ -25,3 +26,15 @@ async def serve(settings: Settings, catalog: Catalog | None = None) -> AsyncIter
         yield gateway, f"http://127.0.0.1:{runner.addresses[0][1]}"
     finally:
         await runner.cleanup()
+
+
+def funded_account(
+    database_url: str, credits: int, *, name: str = "team", low_balance_threshold: int = 1000
+) -> tuple[Database, AccountRow, str]:
+    """A migrated database holding one account with `credits`, and a (non-admin) key for it."""
+    db = Database(database_url)
+    db.upgrade()
+    account = db.create_account(name, low_balance_threshold=low_balance_threshold, origin="test")
+    db.top_up(name, credits, origin="test")
+    key, _ = db.create_key(name, admin=False, origin="test")
+    return db, account, key

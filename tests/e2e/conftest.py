@@ -16,7 +16,7 @@ from omnigate.gateway import Gateway
 from omnigate.settings import load_settings
 from omnigate.store.db import Database
 from tests.fakes.openai_upstream import FakeOpenAIUpstream
-from tests.server import serve
+from tests.server import funded_account, serve
 
 # Prices for the model the tests spend on: 1 and 2 USD per million tokens = 2 and 4 credits/token.
 PRICED_MODEL = "gpt-4o"
@@ -131,11 +131,7 @@ async def running_harness(
     )
     settings = load_settings(config)
 
-    db = Database(settings.database_url)
-    db.upgrade()
-    account = db.create_account("team", low_balance_threshold=1000, origin="test")
-    db.top_up("team", STARTING_CREDITS, origin="test")
-    key, _ = db.create_key("team", admin=False, origin="test")
+    db, account, key = funded_account(settings.database_url, STARTING_CREDITS)
     admin_key, _ = db.create_key("team", admin=True, origin="test")
 
     async with serve(settings) as (gateway, root):

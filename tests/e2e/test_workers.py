@@ -18,8 +18,8 @@ import openai
 import pytest
 import redis
 
-from omnigate.store.db import Database
 from tests.fakes.openai_upstream import FakeOpenAIUpstream
+from tests.server import funded_account
 from tests.services import REDIS_URL, redis_missing
 
 # Probed once: each probe of a missing Redis waits out its connect timeout.
@@ -63,11 +63,12 @@ async def test_two_workers_keep_credits_exact(tmp_path: Path) -> None:
     body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "race"}], "max_tokens": 10}
     # The SDK sends compact JSON; each request reserves (body bytes x 2) + (10 x 4) credits.
     per_request = len(json.dumps(body, separators=(",", ":"))) * 2 + 10 * 4
-    db = Database(f"sqlite:///{tmp_path / 'data' / 'omnigate.db'}")
-    db.upgrade()
-    account = db.create_account("racer", low_balance_threshold=0, origin="test")
-    db.top_up("racer", per_request * 10, origin="test")
-    key, _ = db.create_key("racer", admin=False, origin="test")
+    db, account, key = funded_account(
+        f"sqlite:///{tmp_path / 'data' / 'omnigate.db'}",
+        per_request * 10,
+        name="racer",
+        low_balance_threshold=0,
+    )
 
     port = _free_port()
     env = {**os.environ, "OMNIGATE_CONFIG": str(config)}

@@ -12,9 +12,8 @@ from omnigate.catalog.loader import Catalog
 from omnigate.providers.openai_compat.quirks import apply_quirks
 from omnigate.providers.presets import presets, upstream_name
 from omnigate.settings import ConfigError, load_settings
-from omnigate.store.db import Database
 from tests.fakes.openai_upstream import FakeOpenAIUpstream
-from tests.server import serve
+from tests.server import funded_account, serve
 
 CATALOG = Catalog.load()
 
@@ -102,11 +101,7 @@ async def test_a_preset_provider_serves_its_developers_models(tmp_path: Path, mo
         )
     )
     settings = load_settings(config)
-    db = Database(settings.database_url)
-    db.upgrade()
-    db.create_account("a", low_balance_threshold=0, origin="t")
-    db.top_up("a", 10**9, origin="t")
-    key, _ = db.create_key("a", admin=False, origin="t")
+    db, _, key = funded_account(settings.database_url, 10**9)
     try:
         async with serve(settings) as (_, root):
             client = openai.AsyncOpenAI(base_url=root + "/v1", api_key=key, max_retries=0)

@@ -11,9 +11,8 @@ import openai
 import pytest
 
 from omnigate.settings import load_settings
-from omnigate.store.db import Database
 from tests.providers.anthropic.fake_anthropic import API_KEY, FakeAnthropicUpstream
-from tests.server import serve
+from tests.server import funded_account, serve
 
 MODEL = "claude-3-haiku-20240307"
 
@@ -66,11 +65,7 @@ async def gateway(tmp_path: Path, fake: FakeAnthropicUpstream) -> AsyncIterator[
         )
     )
     settings = load_settings(config)
-    db = Database(settings.database_url)
-    db.upgrade()
-    db.create_account("team", low_balance_threshold=1000, origin="test")
-    db.top_up("team", 1_000_000_000, origin="test")
-    key, _ = db.create_key("team", admin=False, origin="test")
+    db, _, key = funded_account(settings.database_url, 1_000_000_000)
 
     async with serve(settings) as (_, root):
         harness = ClaudeGateway(base_url=f"{root}/v1", key=key, upstream=fake)

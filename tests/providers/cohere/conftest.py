@@ -14,9 +14,8 @@ from omnigate.catalog.loader import Catalog, Model
 from omnigate.gateway import Gateway
 from omnigate.providers.cohere.client import CohereProvider
 from omnigate.settings import load_settings
-from omnigate.store.db import Database
 from tests.providers.cohere.fake_upstream import FakeCohereUpstream
-from tests.server import serve
+from tests.server import funded_account, serve
 
 UPSTREAM_MODEL = "command-a-03-2025"
 # The catalogue's rules for cohere/command-a list no `tools`, `tool_choice`, tool-role messages
@@ -94,11 +93,7 @@ async def harness(fake: FakeCohereUpstream, tmp_path: Path) -> AsyncIterator[Coh
     config = tmp_path / "omnigate.toml"
     _write_config(config, fake, tmp_path / "data")
     settings = load_settings(config)
-    db = Database(settings.database_url)
-    db.upgrade()
-    db.create_account("team", low_balance_threshold=1000, origin="test")
-    db.top_up("team", 1_000_000, origin="test")
-    key, _ = db.create_key("team", admin=False, origin="test")
+    db, _, key = funded_account(settings.database_url, 1_000_000)
 
     catalog = Catalog.load()
     catalog.add(

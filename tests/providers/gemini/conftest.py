@@ -14,7 +14,7 @@ from omnigate.gateway import Gateway
 from omnigate.settings import load_settings
 from omnigate.store.db import Database
 from tests.providers.gemini.fake_gemini import FakeGeminiUpstream
-from tests.server import serve
+from tests.server import funded_account, serve
 
 # Enough for the worst-case reservation of a Gemini 3 Pro request with no max_tokens.
 STARTING_CREDITS = 100_000_000
@@ -104,11 +104,7 @@ async def gemini_gateway(tmp_path: Path, fake: FakeGeminiUpstream) -> AsyncItera
     config = tmp_path / "omnigate.toml"
     write_config(config, fake, tmp_path / "data")
     settings = load_settings(config)
-    db = Database(settings.database_url)
-    db.upgrade()
-    account = db.create_account("team", low_balance_threshold=1000, origin="test")
-    db.top_up("team", STARTING_CREDITS, origin="test")
-    key, _ = db.create_key("team", admin=False, origin="test")
+    db, account, key = funded_account(settings.database_url, STARTING_CREDITS)
 
     async with serve(settings) as (gateway, root):
         harness = GeminiHarness(
