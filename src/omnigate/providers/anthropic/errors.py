@@ -51,14 +51,7 @@ def failure_for_status(provider: str, status: int, raw: bytes, retry_after: str 
     if status == 402:
         # Like 401/403: the client did nothing wrong; the gateway's account with Anthropic did.
         message, _ = parse_error(raw)
-        return UpstreamFailure(
-            ApiError(
-                502,
-                f"Bad Gateway: provider {provider!r} refused the gateway's account ({status}: {message})",
-                code="upstream_billing",
-            ),
-            retryable=True,
-        )
+        return common.refused(provider, status, message, "account")
     if status in (401, 403, 408, 429) or status >= 500:
         # 529 (overloaded) falls in >= 500: retryable, shown as 502.
         return common.failure_for_status(provider, status, raw, retry_after)

@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from omnigate.errors import ApiError
 from omnigate.providers.base import UpstreamFailure
-from omnigate.providers.openai_compat.errors import invalid, timeout, unreachable, upstream_message
+from omnigate.providers.openai_compat.errors import (
+    invalid,
+    rate_limited,
+    refused,
+    seconds,
+    server_error,
+    timeout,
+    unreachable,
+    upstream_message,
+)
 
 __all__ = ["failure_for_status", "invalid", "timeout", "unreachable", "unsupported"]
 
@@ -21,31 +30,14 @@ _CREDENTIAL_STATUSES = {401: "credentials", 403: "credentials", 498: "credential
 def failure_for_status(provider: str, status: int, raw: bytes, retry_after: str | None) -> UpstreamFailure:
     message, _, _ = upstream_message(raw)
     if status == 429:
-        headers = {"Retry-After": retry_after} if retry_after else None
-        return UpstreamFailure(
-            ApiError(429, f"Too Many Requests: {message}", code="rate_limited", headers=headers),
-            retryable=True,
-            retry_after=_seconds(retry_after),
-        )
+        return rate_limited(message, code=None, wait=seconds(retry_after), header=retry_after)
     what = _CREDENTIAL_STATUSES.get(status)
     if what is not None:
-        return UpstreamFailure(
-            ApiError(
-                502,
-                f"Bad Gateway: provider {provider!r} refused the gateway's {what} ({status}: {message})",
-                code="upstream_auth" if what == "credentials" else "upstream_billing",
-            ),
-            retryable=True,
-        )
+        return refused(provider, status, message, what)
     # 499 is Cohere saying the request was cancelled; the gateway did not cancel this one, so
     # it is an upstream hiccup like a 5xx and another deployment may well answer.
     if status >= 500 or status in (408, 499):
-        return UpstreamFailure(
-            ApiError(
-                502, f"Bad Gateway: provider {provider!r} answered {status}: {message}", code="upstream_error"
-            ),
-            retryable=True,
-        )
+        return server_error(provider, status, message)
     # Other 4xx (400, 404, 422): the request itself was refused; the client sees Cohere's words.
     return UpstreamFailure(ApiError(status, message), retryable=False)
 
@@ -58,10 +50,3 @@ def unsupported(provider: str, error: ApiError) -> UpstreamFailure:
     """
     message = f"{error.message} (provider {provider!r} speaks Cohere's v2 chat protocol)"
     return UpstreamFailure(ApiError(400, message, code=error.code, param=error.param), retryable=True)
-
-
-def _seconds(value: str | None) -> float | None:
-    try:
-        return float(value) if value else None
-    except ValueError:
-        return None

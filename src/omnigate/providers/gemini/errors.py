@@ -13,6 +13,7 @@ import orjson
 
 from omnigate.errors import ApiError
 from omnigate.providers.base import UpstreamFailure
+from omnigate.providers.openai_compat import errors as common
 from omnigate.providers.openai_compat.errors import invalid, timeout, unreachable
 
 __all__ = [
@@ -70,34 +71,12 @@ def failure_for_status(provider: str, status: int, raw: bytes, retry_after: str 
     err = parse_error(raw)
     if status == 429:
         wait = _seconds(retry_after) if retry_after else err.retry_delay
-        headers = {"Retry-After": f"{wait:g}"} if wait is not None else None
-        return UpstreamFailure(
-            ApiError(
-                429, f"Too Many Requests: {err.message}", code=err.code or "rate_limited", headers=headers
-            ),
-            retryable=True,
-            retry_after=wait,
-        )
+        header = f"{wait:g}" if wait is not None else None
+        return common.rate_limited(err.message, code=err.code, wait=wait, header=header)
     if status in (401, 403) or err.reason in ("API_KEY_INVALID", "API_KEY_SERVICE_BLOCKED"):
-        # The client's key is fine; the gateway's credentials for this provider are not.
-        return UpstreamFailure(
-            ApiError(
-                502,
-                f"Bad Gateway: provider {provider!r} refused the gateway's credentials "
-                f"({status}: {err.message})",
-                code="upstream_auth",
-            ),
-            retryable=True,
-        )
+        return common.refused(provider, status, err.message)
     if status >= 500 or status == 408:
-        return UpstreamFailure(
-            ApiError(
-                502,
-                f"Bad Gateway: provider {provider!r} answered {status}: {err.message}",
-                code="upstream_error",
-            ),
-            retryable=True,
-        )
+        return common.server_error(provider, status, err.message)
     # Other 4xx: the request itself was refused; the client sees Google's own words.
     return UpstreamFailure(ApiError(status, err.message, code=err.code, param=err.field), retryable=False)
 

@@ -1,4 +1,9 @@
-"""Upstream error bodies and statuses → the errors the gateway's clients see."""
+"""Upstream error bodies and statuses → the errors the gateway's clients see.
+
+The failures every protocol shares (rate limits, refused credentials, server errors, timeouts,
+unreachable or invalid upstreams) are built here; the other adapters' error modules map their
+own statuses and bodies onto them.
+"""
 
 from __future__ import annotations
 
@@ -31,31 +36,47 @@ def upstream_message(raw: bytes) -> tuple[str, str | None, str | None]:
 def failure_for_status(provider: str, status: int, raw: bytes, retry_after: str | None) -> UpstreamFailure:
     message, param, code = upstream_message(raw)
     if status == 429:
-        headers = {"Retry-After": retry_after} if retry_after else None
-        return UpstreamFailure(
-            ApiError(429, f"Too Many Requests: {message}", code=code or "rate_limited", headers=headers),
-            retryable=True,
-            retry_after=_seconds(retry_after),
-        )
+        return rate_limited(message, code=code, wait=seconds(retry_after), header=retry_after)
     if status in (401, 403):
-        # The client's key is fine; the gateway's credentials for this provider are not.
-        return UpstreamFailure(
-            ApiError(
-                502,
-                f"Bad Gateway: provider {provider!r} refused the gateway's credentials ({status}: {message})",
-                code="upstream_auth",
-            ),
-            retryable=True,
-        )
+        return refused(provider, status, message)
     if status >= 500 or status == 408:
-        return UpstreamFailure(
-            ApiError(
-                502, f"Bad Gateway: provider {provider!r} answered {status}: {message}", code="upstream_error"
-            ),
-            retryable=True,
-        )
+        return server_error(provider, status, message)
     # Other 4xx: the request itself was refused; the client sees the upstream's own words.
     return UpstreamFailure(ApiError(status, message, code=code, param=param), retryable=False)
+
+
+def rate_limited(
+    message: str, *, code: str | None, wait: float | None, header: str | None
+) -> UpstreamFailure:
+    """A 429, passed on with the upstream's Retry-After; another deployment may have room."""
+    headers = {"Retry-After": header} if header else None
+    return UpstreamFailure(
+        ApiError(429, f"Too Many Requests: {message}", code=code or "rate_limited", headers=headers),
+        retryable=True,
+        retry_after=wait,
+    )
+
+
+def refused(provider: str, status: int, message: str, what: str = "credentials") -> UpstreamFailure:
+    """The client's key is fine; the gateway's credentials (or its account) with the provider
+    are not. A 502 the operator must fix; another deployment may still answer."""
+    return UpstreamFailure(
+        ApiError(
+            502,
+            f"Bad Gateway: provider {provider!r} refused the gateway's {what} ({status}: {message})",
+            code="upstream_auth" if what == "credentials" else "upstream_billing",
+        ),
+        retryable=True,
+    )
+
+
+def server_error(provider: str, status: int, message: str) -> UpstreamFailure:
+    return UpstreamFailure(
+        ApiError(
+            502, f"Bad Gateway: provider {provider!r} answered {status}: {message}", code="upstream_error"
+        ),
+        retryable=True,
+    )
 
 
 def timeout(provider: str) -> UpstreamFailure:
@@ -84,7 +105,8 @@ def invalid(provider: str, what: str) -> UpstreamFailure:
     )
 
 
-def _seconds(value: str | None) -> float | None:
+def seconds(value: str | None) -> float | None:
+    """A Retry-After header in seconds (None when absent or not a number)."""
     try:
         return float(value) if value else None
     except ValueError:
