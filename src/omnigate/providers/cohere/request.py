@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from omnigate.errors import bad_request
+from omnigate.providers.cohere.response import function_call
 
 # Thinking budgets for OpenAI's reasoning_effort levels; Cohere takes a token budget instead.
 # Above "high" the budget doubles once; a model that cannot think that long gets Cohere's own
@@ -177,15 +178,7 @@ def _tool_call(call: Any, i: int) -> dict:
     function = call.get("function") if isinstance(call, dict) else None
     if not isinstance(function, dict) or not isinstance(call.get("id"), str):
         raise bad_request(f"messages[{i}]: each tool call needs an id and a function.", param="messages")
-    arguments = function.get("arguments")
-    return {
-        "id": call["id"],
-        "type": "function",
-        "function": {
-            "name": str(function.get("name") or ""),
-            "arguments": arguments if isinstance(arguments, str) else "{}",
-        },
-    }
+    return function_call(call["id"], function)
 
 
 def _tool_result(message: dict, i: int) -> dict:

@@ -87,12 +87,16 @@ def content_text(content: Any) -> tuple[str, str]:
 def _tool_call(call: Any) -> dict:
     if not isinstance(call, dict) or not isinstance(call.get("id"), str):
         raise InvalidResponse("returned a tool call without an id")
-    function = as_object(call.get("function"))
+    return function_call(call["id"], as_object(call.get("function")))
+
+
+def function_call(call_id: str, function: dict) -> dict:
+    """A tool call as both protocols write it (Cohere v2 copies OpenAI's shape). Arguments stay
+    the string that was sent: re-encoding could reorder or reformat them."""
     arguments = function.get("arguments")
     return {
-        "id": call["id"],
+        "id": call_id,
         "type": "function",
-        # Arguments stay the string Cohere sent: re-encoding could reorder or reformat them.
         "function": {
             "name": str(function.get("name") or ""),
             "arguments": arguments if isinstance(arguments, str) else "{}",
