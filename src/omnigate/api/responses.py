@@ -53,11 +53,6 @@ class Turn:
         )
 
 
-def _native(deployment: Deployment) -> ResponsesBackend | None:
-    backend = deployment.backend
-    return cast(ResponsesBackend, backend) if backend.speaks_responses else None
-
-
 async def create_response(request: web.Request) -> web.StreamResponse:
     call, turn = await _begin(request)
     try:
@@ -98,14 +93,24 @@ async def _begin(request: web.Request) -> tuple[Call, Turn]:
     return call, Turn(original, items, history)
 
 
-async def _complete(call: Call, turn: Turn) -> web.Response:
-    async def send_one(deployment: Deployment) -> dict:
-        native = _native(deployment)
-        if native is not None:
-            return await native.respond(turn.native_body(call, deployment, stream=False))
-        return await call.complete_chat_at(deployment)
+async def _answer(call: Call, turn: Turn, *, stream: bool) -> Any:
+    """The first answer a deployment gives, by the road it takes: a Response (or its event
+    stream) from an upstream that speaks Responses, else a chat completion (or its chunks)."""
 
-    answer = await call.attempt(send_one)
+    async def send_one(deployment: Deployment) -> Any:
+        backend = deployment.backend
+        if not backend.speaks_responses:
+            chat = call.open_chat_stream_at if stream else call.complete_chat_at
+            return await chat(deployment)
+        native = cast(ResponsesBackend, backend)
+        body = turn.native_body(call, deployment, stream=stream)
+        return await (native.open_response_stream(body) if stream else native.respond(body))
+
+    return await call.attempt(send_one)
+
+
+async def _complete(call: Call, turn: Turn) -> web.Response:
+    answer: dict = await _answer(call, turn, stream=False)
     assert call.deployment is not None
     if call.deployment.backend.speaks_responses:
         response = adopt(answer, turn.request, response_id=turn.response_id, model=call.served_model)
@@ -123,13 +128,7 @@ async def _complete(call: Call, turn: Turn) -> web.Response:
 
 
 async def _stream(call: Call, turn: Turn) -> web.StreamResponse:
-    async def send_one(deployment: Deployment) -> ChunkStream:
-        native = _native(deployment)
-        if native is not None:
-            return await native.open_response_stream(turn.native_body(call, deployment, stream=True))
-        return await call.open_chat_stream_at(deployment)
-
-    stream = await call.attempt(send_one)
+    stream: ChunkStream = await _answer(call, turn, stream=True)
     assert call.deployment is not None
     created_at = int(time.time())
     # Chat chunks are translated into events and counted by a tally; native events are relayed,
