@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import orjson
 from aiohttp import web
 
 from omnigate.api.call import begin_call
 from omnigate.gateway import GATEWAY
+from omnigate.providers.base import EmbeddingBackend
 from omnigate.routing.router import Deployment
 
 
@@ -18,9 +21,9 @@ async def embeddings(request: web.Request) -> web.Response:
     try:
 
         async def send_one(deployment: Deployment) -> dict:
-            return await deployment.backend.embed(
-                call.forward_body(deployment), account_id=call.key.account_id
-            )
+            # Embedding models route only to backends that embed (local engines, OpenAI-style).
+            backend = cast(EmbeddingBackend, deployment.backend)
+            return await backend.embed(call.forward_body(deployment), account_id=call.key.account_id)
 
         result = await call.attempt(send_one)
         usage = result.get("usage") or call.estimated_usage(0)
