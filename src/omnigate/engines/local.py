@@ -175,6 +175,7 @@ class LocalBackend:
     name = LOCAL_PROVIDER
     local = True
     speaks_responses = False
+    embeds = True
 
     def __init__(self, settings: Settings, specs: list[LocalModelSpec]) -> None:
         self.chat: dict[str, LlamaChatEngine] = {}

@@ -47,6 +47,8 @@ class ChatBackend(Protocol):
     local: bool
     # True when the backend is also a ResponsesBackend (OpenAI's Responses API spoken natively).
     speaks_responses: bool
+    # True when the backend is also an EmbeddingBackend; embedding models route only to those.
+    embeds: bool
 
     async def complete(self, body: dict, *, account_id: int) -> dict: ...
 

@@ -31,6 +31,7 @@ class HttpProvider:
 
     local = False
     speaks_responses = False
+    embeds = False
     protocol_headers: ClassVar[dict[str, str]] = {}
     failure_for_status: ClassVar[FailureForStatus]
 

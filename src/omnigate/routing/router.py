@@ -33,10 +33,13 @@ class Router:
         if found is None:
             matched = []
             for route in self._routes:
+                backend = self._backends[route.provider]
+                if model.type == "embedding" and not backend.embeds:
+                    continue  # a catch-all route to a chat-only protocol cannot serve embeddings
                 if any(fnmatchcase(name, route.model) for name in model.names):
                     upstream = route.upstream_model or model.id
                     matched.append(
-                        Deployment(self._backends[route.provider], upstream, f"{route.provider}:{upstream}")
+                        Deployment(backend, upstream, f"{route.provider}:{upstream}")
                     )
             found = self._cache[model.id] = tuple(matched)
         return found

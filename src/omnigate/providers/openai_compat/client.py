@@ -19,6 +19,7 @@ from omnigate.providers.openai_compat.stream import SSEChunkStream, SSEResponseE
 
 
 class OpenAICompatProvider(HttpProvider):
+    embeds = True
     failure_for_status = staticmethod(errors.failure_for_status)
 
     def __init__(
