@@ -17,9 +17,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from omnigate.catalog.loader import Model
 from omnigate.engines.llama_chat import LlamaChatEngine, LocalChunkStream
@@ -27,10 +25,15 @@ from omnigate.errors import ApiError
 from omnigate.providers.base import UpstreamFailure
 from omnigate.settings import LOCAL_PROVIDER, Settings
 
+if TYPE_CHECKING:
+    # Only for annotations: numpy comes with the [local] extra, which the core install lacks.
+    import numpy as np
+
 log = logging.getLogger(__name__)
 DATA = Path(__file__).with_name("data")
-# The library each kind of local model runs on; without it the model is not offered.
-_RUNTIMES = {"chat-completion": "llama_cpp", "embedding": "tokenizers"}
+# The libraries each kind of local model runs on (the [local] extra); without them the model is
+# not offered. They are imported only when a model first runs, so the core install starts.
+_RUNTIMES = {"chat-completion": ("llama_cpp",), "embedding": ("numpy", "tokenizers", "safetensors")}
 CHAT_FEATURES = (
     "openai/chat-completion",
     "openai/chat-completion.function",
@@ -66,24 +69,43 @@ def find_packaged(package: str, file: str) -> Path | None:
     return path if path.exists() else None
 
 
+def _missing_runtimes(model_type: str) -> list[str]:
+    """The libraries a local model of this type needs that cannot be imported here."""
+    return [name for name in _RUNTIMES[model_type] if not _importable(name)]
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a broken install, or an import hook that refuses it
+        return False
+
+
 def local_specs(settings: Settings) -> list[LocalModelSpec]:
     specs: list[LocalModelSpec] = []
     if settings.engines.builtin:
         for raw in json.loads((DATA / "builtin.json").read_text())["models"]:
             path = find_packaged(raw["package"], raw["file"])
-            runtime = _RUNTIMES[raw["type"]]
-            if path is None or importlib.util.find_spec(runtime) is None:
+            missing = _missing_runtimes(raw["type"])
+            if path is None:
+                missing.insert(0, raw["package"])
+            if missing:
                 log.warning(
-                    "built-in model %s is not available (needs the packages %s and %s)",
-                    raw["id"],
-                    raw["package"],
-                    runtime,
+                    "built-in model %s is not available: %s not installed", raw["id"], ", ".join(missing)
                 )
                 continue
             context = raw.get("context_length") or settings.engines.context_tokens
             keep = ("id", "type", "name", "developer", "description", "url")
             specs.append(LocalModelSpec(path=path, context_length=context, **{k: raw[k] for k in keep}))
     for own in settings.local_models:
+        missing = _missing_runtimes("chat-completion")
+        if missing:
+            log.warning(
+                "local model %s is not available: %s is not installed (pip install 'omnigate[local]')",
+                own.id,
+                ", ".join(missing),
+            )
+            continue
         specs.append(
             LocalModelSpec(
                 id=own.id,
