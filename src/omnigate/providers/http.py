@@ -8,6 +8,7 @@ the same for every upstream, so they live here once.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import ClassVar
 
@@ -18,6 +19,9 @@ from yarl import URL
 from omnigate.errors import ApiError
 from omnigate.providers.base import StreamBroken, UpstreamFailure
 from omnigate.providers.openai_compat.errors import timeout, unreachable
+from omnigate.providers.redact import remember_secret
+
+log = logging.getLogger(__name__)
 
 # (provider, status, error body, Retry-After) → the failure the router sees.
 FailureForStatus = Callable[[str, int, bytes, str | None], UpstreamFailure]
@@ -47,6 +51,8 @@ class HttpProvider:
     ) -> None:
         self.name = name
         self.base_url = self.api_root(base_url.rstrip("/"))
+        # Upstream error messages quote the key they were sent; no client may read it back.
+        remember_secret(api_key)
         # Configured headers may replace the protocol's (pin another API version, say); the key
         # is sent as the protocol wants it whatever the config says.
         self._headers = {
@@ -144,7 +150,9 @@ async def body_pieces(response: aiohttp.ClientResponse, provider: str) -> AsyncI
             ApiError(504, "Generation timeout: the upstream stopped sending.", code="upstream_timeout")
         ) from exc
     except aiohttp.ClientError as exc:
-        raise stream_broken(provider, f"stream broke ({exc})", "upstream_broken") from exc
+        # The exception names the upstream's host and port: the log gets it, the client does not.
+        log.warning("the stream from provider %r broke: %s: %s", provider, type(exc).__name__, exc)
+        raise stream_broken(provider, "stream broke", "upstream_broken") from exc
 
 
 def parse_event(payload: bytes, provider: str) -> dict:

@@ -77,7 +77,9 @@ async def test_wrong_key_is_the_gateways_problem(fake: FakeAnthropicUpstream) ->
     finally:
         await provider.close()
     assert caught.value.retryable and caught.value.error.status == 502
-    assert "invalid x-api-key" in caught.value.error.message
+    assert caught.value.error.message == (
+        "Bad Gateway: provider 'claude' refused the gateway's credentials (401)."
+    )
 
 
 async def test_rate_limit_before_the_stream(fake: FakeAnthropicUpstream, provider: AnthropicProvider) -> None:

@@ -156,7 +156,7 @@ async def test_overloaded_529_becomes_502(gateway: ClaudeGateway) -> None:
             model=MODEL, messages=[{"role": "user", "content": "hi"}]
         )
     assert caught.value.status_code == 502
-    assert "Overloaded" in caught.value.message
+    assert "provider 'claude' is overloaded (529)." in caught.value.message
 
 
 async def test_error_event_mid_stream_ends_the_stream_with_an_error(gateway: ClaudeGateway) -> None:

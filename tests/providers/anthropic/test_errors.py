@@ -16,23 +16,24 @@ def body(status: int) -> bytes:
 
 
 @pytest.mark.parametrize(
-    ("status", "client_status", "retryable", "words"),
+    ("status", "client_status", "retryable", "message"),
     [
         (400, 400, False, "messages: fake upstream rejected the request"),
         (404, 404, False, "model: fake-model-that-does-not-exist"),
         (413, 413, False, "Request exceeds the maximum allowed number of bytes."),
-        (401, 502, True, "refused the gateway's credentials (401: invalid x-api-key)"),
-        (403, 502, True, "refused the gateway's credentials (403"),
-        (402, 502, True, "refused the gateway's account (402: Your credit balance is too low"),
-        (500, 502, True, "answered 500: Internal server error"),
-        (529, 502, True, "answered 529: Overloaded"),
+        (401, 502, True, "Bad Gateway: provider 'claude' refused the gateway's credentials (401)."),
+        (403, 502, True, "Bad Gateway: provider 'claude' refused the gateway's credentials (403)."),
+        (402, 502, True, "Bad Gateway: provider 'claude' refused the gateway's account (402)."),
+        (500, 502, True, "Bad Gateway: provider 'claude' had a server error (500)."),
+        (529, 502, True, "Bad Gateway: provider 'claude' is overloaded (529)."),
     ],
 )
-def test_statuses(status: int, client_status: int, retryable: bool, words: str) -> None:
+def test_statuses(status: int, client_status: int, retryable: bool, message: str) -> None:
     failure = failure_for_status("claude", status, body(status), None)
     assert failure.error.status == client_status
     assert failure.retryable is retryable
-    assert words in failure.error.message
+    # Refused requests keep Anthropic's words; the gateway's own trouble is named, not quoted.
+    assert failure.error.message == message
 
 
 def test_client_errors_keep_anthropic_message_and_type() -> None:
@@ -46,7 +47,7 @@ def test_rate_limit_keeps_retry_after() -> None:
     assert failure.error.status == 429 and failure.retryable
     assert failure.retry_after == 7.0
     assert failure.error.headers == {"Retry-After": "7"}
-    assert "per-minute rate limit" in failure.error.message
+    assert failure.error.message == "Too Many Requests: provider 'claude' rate limited the gateway (429)."
 
 
 def test_bodies_that_are_not_anthropic_errors() -> None:

@@ -220,7 +220,7 @@ def test_unknown_events_are_ignored() -> None:
     [
         ("overloaded_error", 502, "failed mid-stream: Overloaded"),
         ("api_error", 502, "failed mid-stream: Overloaded"),
-        ("rate_limit_error", 429, "Too Many Requests: Overloaded"),
+        ("rate_limit_error", 429, "rate limited the gateway (429)"),
         ("invalid_request_error", 400, "Overloaded"),
     ],
 )

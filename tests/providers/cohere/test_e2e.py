@@ -119,4 +119,4 @@ async def test_an_unavailable_upstream_is_a_bad_gateway(harness: CohereHarness) 
             model="cohere/command-a", messages=[{"role": "user", "content": "x"}], stream=True
         )
     assert caught.value.status_code == 502
-    assert "service unavailable" in caught.value.message
+    assert "is unavailable (503)." in caught.value.message

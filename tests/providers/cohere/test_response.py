@@ -166,10 +166,12 @@ def test_error_statuses(status: int, client_status: int, retryable: bool, code: 
     assert failure.error.status == client_status
     assert failure.retryable is retryable
     assert failure.error.code == code
-    assert f"cohere says {status}" in failure.error.message
-    if client_status < 500:
+    if status in (400, 404, 422):
         # A refused request reaches the client in Cohere's own words, nothing added.
-        assert failure.error.message.endswith(f"cohere says {status}")
+        assert failure.error.message == f"cohere says {status}"
+    else:
+        # The gateway's own trouble is named with its status; Cohere's words are for the log.
+        assert f"({status})." in failure.error.message and "cohere says" not in failure.error.message
     if status == 429:
         assert failure.retry_after == 3.0
         assert failure.error.headers == {"Retry-After": "3"}
@@ -179,4 +181,6 @@ def test_error_body_without_an_id_or_json() -> None:
     assert failure_for_status("co", 400, b'{"message": "invalid request: x"}', None).error.message == (
         "invalid request: x"
     )
-    assert "upstream down" in failure_for_status("co", 503, b"upstream down", None).error.message
+    assert failure_for_status("co", 503, b"upstream down", None).error.message == (
+        "Bad Gateway: provider 'co' is unavailable (503)."
+    )

@@ -174,7 +174,7 @@ async def test_503_is_retried_then_502(gemini_gateway: GeminiHarness) -> None:
             model=MODEL, messages=[{"role": "user", "content": "x"}]
         )
     assert err.value.status_code == 502
-    assert "The model is overloaded" in err.value.message
+    assert "is unavailable (503)." in err.value.message
 
 
 async def test_stream_error_event_before_any_chunk_is_retried(gemini_gateway: GeminiHarness) -> None:

@@ -56,18 +56,14 @@ def failure_for_status(provider: str, status: int, raw: bytes, retry_after: str 
         # 529 (overloaded) falls in >= 500: retryable, shown as 502.
         return common.failure_for_status(provider, status, raw, retry_after)
     message, kind = parse_error(raw)
-    # Other 4xx: the request itself was refused; the client sees Anthropic's own words.
-    return UpstreamFailure(ApiError(status, message, code=kind), retryable=False)
+    return common.request_refused(provider, status, message, code=kind)
 
 
 def mid_stream(provider: str, raw: bytes) -> ApiError:
     """The error for an `error` event after the stream began: the status its type stands for,
     mapped as if it had come before the first byte."""
-    _, kind = parse_error(raw)
+    message, kind = parse_error(raw)
     status = STATUS_OF_TYPE.get(kind or "", 502)
     if status >= 500:
-        message, _ = parse_error(raw)
-        return ApiError(
-            502, f"Bad Gateway: provider {provider!r} failed mid-stream: {message}", code="upstream_error"
-        )
+        return common.failed_mid_stream(provider, message)
     return failure_for_status(provider, status, raw, None).error

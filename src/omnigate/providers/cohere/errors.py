@@ -13,6 +13,7 @@ from omnigate.providers.openai_compat.errors import (
     invalid,
     rate_limited,
     refused,
+    request_refused,
     seconds,
     server_error,
     timeout,
@@ -30,7 +31,7 @@ _CREDENTIAL_STATUSES = {401: "credentials", 403: "credentials", 498: "credential
 def failure_for_status(provider: str, status: int, raw: bytes, retry_after: str | None) -> UpstreamFailure:
     message, _, _ = upstream_message(raw)
     if status == 429:
-        return rate_limited(message, code=None, wait=seconds(retry_after), header=retry_after)
+        return rate_limited(provider, message, code=None, wait=seconds(retry_after), header=retry_after)
     what = _CREDENTIAL_STATUSES.get(status)
     if what is not None:
         return refused(provider, status, message, what)
@@ -38,8 +39,8 @@ def failure_for_status(provider: str, status: int, raw: bytes, retry_after: str 
     # it is an upstream hiccup like a 5xx and another deployment may well answer.
     if status >= 500 or status in (408, 499):
         return server_error(provider, status, message)
-    # Other 4xx (400, 404, 422): the request itself was refused; the client sees Cohere's words.
-    return UpstreamFailure(ApiError(status, message), retryable=False)
+    # Other 4xx (400, 404, 422): the request itself was refused.
+    return request_refused(provider, status, message)
 
 
 def unsupported(provider: str, error: ApiError) -> UpstreamFailure:

@@ -18,6 +18,7 @@ import orjson
 from omnigate.providers.base import StreamBroken
 from omnigate.providers.cohere.response import as_object, finish_reason, to_usage
 from omnigate.providers.http import body_pieces, sse_events, stream_broken
+from omnigate.providers.openai_compat.errors import failed_mid_stream
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ class ChunkTranslator:
         if kind in _IGNORED:
             return []
         if kind == "error" or (not kind and ("message" in event or "error" in event)):
-            raise self.broken(f"failed mid-stream: {_error_text(event)}", "upstream_error")
+            raise StreamBroken(failed_mid_stream(self.provider, _error_text(event)))
         # An event type newer than this adapter: skipping it keeps the answer flowing.
         log.debug("cohere stream from %r: ignoring event %r", self.provider, kind)
         return []
@@ -119,7 +120,7 @@ class ChunkTranslator:
     def _end(self, event: dict) -> list[dict]:
         delta = _dig(event, "delta")
         if delta.get("error"):
-            raise self.broken(f"failed mid-stream: {delta['error']}", "upstream_error")
+            raise StreamBroken(failed_mid_stream(self.provider, str(delta["error"])))
         self.finished = True
         chunks = self._start()
         chunks.append(self._chunk({}, finish_reason(delta.get("finish_reason"), self.id)))

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import orjson
 
-from omnigate.errors import ApiError
 from omnigate.providers.base import UpstreamFailure
 from omnigate.providers.openai_compat import errors as common
 from omnigate.providers.openai_compat.errors import invalid, timeout, unreachable
@@ -72,13 +71,12 @@ def failure_for_status(provider: str, status: int, raw: bytes, retry_after: str 
     if status == 429:
         wait = _seconds(retry_after) if retry_after else err.retry_delay
         header = f"{wait:g}" if wait is not None else None
-        return common.rate_limited(err.message, code=err.code, wait=wait, header=header)
+        return common.rate_limited(provider, err.message, code=err.code, wait=wait, header=header)
     if status in (401, 403) or err.reason in ("API_KEY_INVALID", "API_KEY_SERVICE_BLOCKED"):
         return common.refused(provider, status, err.message)
     if status >= 500 or status == 408:
         return common.server_error(provider, status, err.message)
-    # Other 4xx: the request itself was refused; the client sees Google's own words.
-    return UpstreamFailure(ApiError(status, err.message, code=err.code, param=err.field), retryable=False)
+    return common.request_refused(provider, status, err.message, code=err.code, param=err.field)
 
 
 def _seconds(value: object) -> float | None:

@@ -20,6 +20,7 @@ from omnigate.providers.base import StreamBroken, UpstreamFailure
 from omnigate.providers.gemini import response as gemini
 from omnigate.providers.gemini.errors import parse_error
 from omnigate.providers.http import body_pieces, parse_event, sse_data, stream_broken
+from omnigate.providers.openai_compat.errors import failed_mid_stream
 
 
 class StreamTranslator:
@@ -36,8 +37,7 @@ class StreamTranslator:
 
     def feed(self, event: dict) -> list[dict]:
         if "error" in event:
-            err = parse_error(event)
-            raise stream_broken(self.provider, f"failed mid-stream: {err.message}", "upstream_error")
+            raise StreamBroken(failed_mid_stream(self.provider, parse_error(event).message))
         if not self._started:
             # Until a chunk went out the id may still follow Google's, as complete() answers do.
             self.id = gemini.completion_id(event)

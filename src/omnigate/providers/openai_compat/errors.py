@@ -3,14 +3,23 @@
 The failures every protocol shares (rate limits, refused credentials, server errors, timeouts,
 unreachable or invalid upstreams) are built here; the other adapters' error modules map their
 own statuses and bodies onto them.
+
+The client learns which kind of failure happened. The upstream's own words reach it only where
+they are all there is to say what went wrong with its request (a refused 4xx, an error event
+mid-stream), and then scrubbed (providers/redact.py); the log gets them whole, for the operator.
 """
 
 from __future__ import annotations
+
+import logging
 
 import orjson
 
 from omnigate.errors import ApiError
 from omnigate.providers.base import UpstreamFailure
+from omnigate.providers.redact import scrub
+
+log = logging.getLogger(__name__)
 
 
 def upstream_message(raw: bytes) -> tuple[str, str | None, str | None]:
@@ -36,22 +45,39 @@ def upstream_message(raw: bytes) -> tuple[str, str | None, str | None]:
 def failure_for_status(provider: str, status: int, raw: bytes, retry_after: str | None) -> UpstreamFailure:
     message, param, code = upstream_message(raw)
     if status == 429:
-        return rate_limited(message, code=code, wait=seconds(retry_after), header=retry_after)
+        return rate_limited(provider, message, code=code, wait=seconds(retry_after), header=retry_after)
     if status in (401, 403):
         return refused(provider, status, message)
     if status >= 500 or status == 408:
         return server_error(provider, status, message)
-    # Other 4xx: the request itself was refused; the client sees the upstream's own words.
-    return UpstreamFailure(ApiError(status, message, code=code, param=param), retryable=False)
+    return request_refused(provider, status, message, code=code, param=param)
+
+
+def request_refused(
+    provider: str, status: int, message: str, *, code: str | None = None, param: str | None = None
+) -> UpstreamFailure:
+    """A 4xx about the client's request: the upstream's words say what to fix, so they stay,
+    scrubbed of whatever they reveal about the gateway."""
+    scrubbed = scrub(message)
+    if scrubbed != message:
+        log.info("provider %r refused a request (%d): %s", provider, status, message)
+    return UpstreamFailure(ApiError(status, scrubbed, code=code, param=param), retryable=False)
 
 
 def rate_limited(
-    message: str, *, code: str | None, wait: float | None, header: str | None
+    provider: str, message: str, *, code: str | None, wait: float | None, header: str | None
 ) -> UpstreamFailure:
-    """A 429, passed on with the upstream's Retry-After; another deployment may have room."""
+    """A 429, passed on with the upstream's Retry-After; another deployment may have room. Its
+    words (which name the operator's organisation and limits) are for the log."""
+    log.warning("provider %r rate limited the gateway (429): %s", provider, message)
     headers = {"Retry-After": header} if header else None
     return UpstreamFailure(
-        ApiError(429, f"Too Many Requests: {message}", code=code or "rate_limited", headers=headers),
+        ApiError(
+            429,
+            f"Too Many Requests: provider {provider!r} rate limited the gateway (429).",
+            code=code or "rate_limited",
+            headers=headers,
+        ),
         retryable=True,
         retry_after=wait,
     )
@@ -59,23 +85,45 @@ def rate_limited(
 
 def refused(provider: str, status: int, message: str, what: str = "credentials") -> UpstreamFailure:
     """The client's key is fine; the gateway's credentials (or its account) with the provider
-    are not. A 502 the operator must fix; another deployment may still answer."""
+    are not. A 502 the operator must fix; another deployment may still answer. The upstream's
+    words quote the gateway's key, so only the log gets them."""
+    log.warning("provider %r refused the gateway's %s (%d): %s", provider, what, status, message)
     return UpstreamFailure(
         ApiError(
             502,
-            f"Bad Gateway: provider {provider!r} refused the gateway's {what} ({status}: {message})",
+            f"Bad Gateway: provider {provider!r} refused the gateway's {what} ({status}).",
             code="upstream_auth" if what == "credentials" else "upstream_billing",
         ),
         retryable=True,
     )
 
 
+# What each server-side status tells the client; any other is "had a server error".
+_SERVER_TROUBLE = {
+    408: "timed out",
+    499: "cancelled the request",  # Cohere's, for a request it dropped itself
+    503: "is unavailable",
+    504: "timed out",
+    529: "is overloaded",  # Anthropic's
+}
+
+
 def server_error(provider: str, status: int, message: str) -> UpstreamFailure:
+    """A 5xx (or 408): the kind of trouble for the client, the upstream's words (which can name
+    internal hosts and the operator's account) for the log."""
+    log.warning("provider %r answered %d: %s", provider, status, message)
+    trouble = _SERVER_TROUBLE.get(status, "had a server error")
     return UpstreamFailure(
-        ApiError(
-            502, f"Bad Gateway: provider {provider!r} answered {status}: {message}", code="upstream_error"
-        ),
+        ApiError(502, f"Bad Gateway: provider {provider!r} {trouble} ({status}).", code="upstream_error"),
         retryable=True,
+    )
+
+
+def failed_mid_stream(provider: str, message: str) -> ApiError:
+    """An upstream error event after the stream began: logged whole, told to the client scrubbed."""
+    log.warning("provider %r failed mid-stream: %s", provider, message)
+    return ApiError(
+        502, f"Bad Gateway: provider {provider!r} failed mid-stream: {scrub(message)}", code="upstream_error"
     )
 
 
@@ -89,11 +137,12 @@ def timeout(provider: str) -> UpstreamFailure:
 
 
 def unreachable(provider: str, exc: Exception) -> UpstreamFailure:
+    """The connection failed; its exception names the upstream's host and port, so only the log
+    gets it."""
+    log.warning("the connection to provider %r failed: %s: %s", provider, type(exc).__name__, exc)
     return UpstreamFailure(
         ApiError(
-            502,
-            f"Bad Gateway: the connection to provider {provider!r} failed ({exc}).",
-            code="upstream_unreachable",
+            502, f"Bad Gateway: the connection to provider {provider!r} failed.", code="upstream_unreachable"
         ),
         retryable=True,
     )

@@ -8,7 +8,7 @@ import aiohttp
 
 from omnigate.providers.base import RESPONSE_TERMINAL_EVENTS, StreamBroken
 from omnigate.providers.http import body_pieces, parse_event, sse_data, stream_broken
-from omnigate.providers.openai_compat.errors import upstream_message
+from omnigate.providers.openai_compat.errors import failed_mid_stream, upstream_message
 
 __all__ = ["SSEChunkStream", "SSEResponseEventStream", "sse_data"]
 
@@ -49,7 +49,7 @@ class SSEChunkStream:
         chunk = parse_event(payload, self._provider)
         if chunk.get("error"):
             message, _, _ = upstream_message(payload)
-            raise stream_broken(self._provider, f"failed mid-stream: {message}", "upstream_error")
+            raise StreamBroken(failed_mid_stream(self._provider, message))
         return chunk
 
     async def aclose(self) -> None:
@@ -74,7 +74,7 @@ class SSEResponseEventStream(SSEChunkStream):
         kind = event.get("type")
         if kind == "error":
             message = event.get("message") or "no message"
-            raise stream_broken(self._provider, f"failed mid-stream: {message}", "upstream_error")
+            raise StreamBroken(failed_mid_stream(self._provider, str(message)))
         if not isinstance(kind, str):
             raise stream_broken(self._provider, "sent a stream event without a type", "upstream_invalid")
         if kind in RESPONSE_TERMINAL_EVENTS:
