@@ -23,6 +23,7 @@ from omnigate.providers.gemini.stream import StreamTranslator as GeminiTranslato
 from omnigate.providers.openai_compat import errors as openai_compat
 from omnigate.providers.openai_compat.client import OpenAICompatProvider
 from omnigate.providers.openai_compat.stream import SSEChunkStream, SSEResponseEventStream
+from omnigate.responses.native import adopt
 
 KEY = "sk-upstream-secret"
 HOST = "10.0.0.5:8443"
@@ -282,3 +283,12 @@ def test_cohere_error_events_mid_stream(event: dict, caplog: pytest.LogCaptureFi
     with pytest.raises(StreamBroken) as caught:
         translator.feed(event)
     assert_scrubbed_mid_stream(caught.value.error, caplog)
+
+
+def test_a_failed_native_response_carries_scrubbed_words() -> None:
+    failed = {"object": "response", "status": "failed", "error": {"code": "server_error", "message": LEAK}}
+    adopted = adopt(failed, {}, response_id="resp_1", model="gpt-4o")
+    assert adopted["error"] == {
+        "code": "server_error",
+        "message": "Incorrect API key provided: [redacted] (via [host])",
+    }

@@ -13,6 +13,7 @@ import math
 from typing import Any
 
 from omnigate.providers.base import RESPONSE_TERMINAL_EVENTS
+from omnigate.providers.redact import scrub
 from omnigate.responses.stream import mark_failed
 from omnigate.responses.translate import base_response, chat_usage, output_text
 
@@ -93,11 +94,16 @@ def upstream_input(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def adopt(response: dict[str, Any], request: dict[str, Any], *, response_id: str, model: str) -> dict:
     """The upstream's Response as the gateway's, changed in place: the gateway's id and model, and
-    the storage fields as the client set them (upstream saw `store: false` and no previous id)."""
+    the storage fields as the client set them (upstream saw `store: false` and no previous id),
+    and the error of a failed one scrubbed (providers/redact.py)."""
     response["id"] = response_id
     response["model"] = model
     response["store"] = request.get("store") is not False
     response["previous_response_id"] = request.get("previous_response_id")
+    error = response.get("error")
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        # A failed Response carries the upstream's words, which may quote the gateway's key or hosts.
+        error["message"] = scrub(error["message"])
     return response
 
 
