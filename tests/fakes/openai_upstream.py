@@ -134,6 +134,13 @@ def _error_body(message: str, type_: str, code: str | None, param: str | None = 
     return {"error": {"message": message, "type": type_, "param": param, "code": code}}
 
 
+def _masked(key: str) -> str:
+    """A key as OpenAI quotes it in a 401: its first 7 and last 4 characters."""
+    if len(key) <= 11:
+        return "*" * len(key)
+    return key[:7] + "*" * (len(key) - 11) + key[-4:]
+
+
 def _text_of(content: object) -> str:
     if isinstance(content, str):
         return content
@@ -421,7 +428,12 @@ class FakeOpenAIUpstream:
                 "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
             )
             return self._error(401, message, type_="invalid_request_error", code=None)
-        return self._error(401)
+        # As api.openai.com does: the wrong key quoted back, half masked, and where to find one.
+        message = (
+            f"Incorrect API key provided: {_masked(given.removeprefix('Bearer '))}. "
+            "You can find your API key at https://platform.openai.com/account/api-keys."
+        )
+        return self._error(401, message, type_="invalid_request_error", code="invalid_api_key")
 
     # ------------------------------------------------------------------ handlers
 

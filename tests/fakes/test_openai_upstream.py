@@ -158,11 +158,13 @@ async def test_tool_choice_none_answers_text(client: openai.AsyncOpenAI) -> None
 
 
 async def test_bad_key_is_401(fake: FakeOpenAIUpstream) -> None:
-    async with openai.AsyncOpenAI(base_url=fake.base_url, api_key="sk-wrong", max_retries=0) as bad:
+    async with openai.AsyncOpenAI(base_url=fake.base_url, api_key="sk-wrong-key-1234", max_retries=0) as bad:
         with pytest.raises(openai.AuthenticationError) as caught:
             await bad.chat.completions.create(model="m", messages=MESSAGES)
     assert caught.value.status_code == 401
     assert caught.value.code == "invalid_api_key"
+    # Quoted back half masked, as api.openai.com does.
+    assert "Incorrect API key provided: sk-wron******1234." in caught.value.message
 
 
 async def test_fail_next_500_then_recovers(fake: FakeOpenAIUpstream, client: openai.AsyncOpenAI) -> None:
