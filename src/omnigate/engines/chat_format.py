@@ -72,18 +72,26 @@ class OutputPlan:
     mode: str = "text"
     # For a tool call: the forced function's name, or None when the output names the function.
     tool_name: str | None = None
+    # The client's schemas inside `schema`, each with the body field it came from, so that a
+    # schema the engine refuses can be named.
+    sources: tuple[tuple[str, Any], ...] = ()
 
 
 def output_plan(body: dict) -> OutputPlan:
     tools = body.get("tools") or []
     choice = body.get("tool_choice")
     if tools and choice not in (None, "none", "auto"):
-        functions = {t["function"]["name"]: t["function"] for t in tools if t.get("type") == "function"}
+        functions = {
+            t["function"]["name"]: (i, t["function"])
+            for i, t in enumerate(tools)
+            if t.get("type") == "function"
+        }
         if isinstance(choice, dict):
             name = choice["function"]["name"]
             if name not in functions:
                 raise ValueError(f"tool_choice names {name!r}, which is not in tools")
-            return OutputPlan(_parameters(functions[name]), "tool", name)
+            index, function = functions[name]
+            return OutputPlan(_parameters(function), "tool", name, (_source(index, function),))
         # "required": the model picks a function and its arguments, both constrained.
         options = [
             {
@@ -91,19 +99,25 @@ def output_plan(body: dict) -> OutputPlan:
                 "properties": {"name": {"const": name}, "arguments": _parameters(fn)},
                 "required": ["name", "arguments"],
             }
-            for name, fn in functions.items()
+            for name, (_, fn) in functions.items()
         ]
-        return OutputPlan(options[0] if len(options) == 1 else {"anyOf": options}, "tool")
+        sources = tuple(_source(i, fn) for i, fn in functions.values())
+        return OutputPlan(options[0] if len(options) == 1 else {"anyOf": options}, "tool", sources=sources)
     fmt = body.get("response_format") or {}
     if fmt.get("type") == "json_object":
         return OutputPlan(ANY_OBJECT, "json")
     if fmt.get("type") == "json_schema":
-        return OutputPlan((fmt.get("json_schema") or {}).get("schema") or ANY_OBJECT, "json")
+        schema = (fmt.get("json_schema") or {}).get("schema") or ANY_OBJECT
+        return OutputPlan(schema, "json", sources=(("response_format.json_schema.schema", schema),))
     return OutputPlan()
 
 
 def _parameters(function: dict) -> dict[str, Any]:
     return function.get("parameters") or ANY_OBJECT
+
+
+def _source(index: int, function: dict) -> tuple[str, Any]:
+    return f"tools[{index}].function.parameters", _parameters(function)
 
 
 def tool_calls_from(text: str, plan: OutputPlan) -> list[dict[str, Any]]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import codecs
 import contextlib
-import json
 import logging
 import os
 import secrets
@@ -25,8 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from omnigate.engines.chat_format import OutputPlan, output_plan, template_messages, tool_calls_from
+from omnigate.engines.grammar import GrammarError, parses, schema_grammar
 from omnigate.engines.scheduler import FairScheduler, QueueFull
-from omnigate.errors import ApiError, bad_request
+from omnigate.errors import BODY_VALIDATION, ApiError, bad_request
 from omnigate.providers.base import StreamBroken, UpstreamFailure
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,10 @@ class Generation:
     stops: list[str]
     seed: int
     sampling: dict[str, float]
-    prompt: list[int] | None = None  # the templated prompt's tokens, filled in the engine thread
+    # Filled in the engine thread by `prepare`: the templated prompt's tokens, and the grammar
+    # (GBNF) the plan's schema becomes.
+    prompt: list[int] | None = None
+    grammar: str | None = None
 
 
 @dataclass(slots=True)
@@ -99,9 +102,10 @@ class LlamaChatEngine:
                 retryable=True,
             ) from exc
         try:
-            # Tokenizing first lets an over-long prompt fail before any byte is streamed.
+            # Preparing first lets an over-long prompt or a refused schema fail before any byte is
+            # streamed; it runs in the engine thread, as a large schema takes a while to convert.
             loop = asyncio.get_running_loop()
-            generation.prompt = await loop.run_in_executor(self._executor, self.tokenize, generation)
+            await loop.run_in_executor(self._executor, self.prepare, generation)
         except BaseException:
             self.scheduler.release()
             raise
@@ -153,9 +157,40 @@ class LlamaChatEngine:
             log.info("loaded %s from %s in %.2fs", self.model_id, self.path, time.perf_counter() - started)
         return self._llm
 
-    def tokenize(self, generation: Generation) -> list[int]:
-        """The templated prompt's tokens; 400 when they leave no room to answer."""
-        llm = self._load()
+    def prepare(self, generation: Generation) -> None:
+        """Fill in the grammar and the prompt's tokens; 400 for a schema the engine refuses or a
+        prompt that leaves no room to answer."""
+        self._load()
+        generation.grammar = self._grammar(generation.plan)
+        generation.prompt = self._tokenize(generation)
+
+    def _grammar(self, plan: OutputPlan) -> str | None:
+        if plan.schema is None:
+            return None
+        try:
+            return self._checked_grammar(plan.schema)
+        except GrammarError as whole:
+            # Of several client schemas (tool_choice "required"), name the first refused alone.
+            refusal, culprit = whole, "tools" if plan.mode == "tool" else "response_format"
+            for param, schema in plan.sources:
+                try:
+                    self._checked_grammar(schema)
+                except GrammarError as own:
+                    refusal, culprit = own, param
+                    break
+            raise UpstreamFailure(
+                bad_request(f"{BODY_VALIDATION} {culprit}: {refusal}", param=culprit, code="body_validation"),
+                retryable=False,
+            ) from refusal
+
+    def _checked_grammar(self, schema: Any) -> str:
+        grammar = schema_grammar(schema)
+        if not parses(grammar, self._llm._model.vocab):
+            raise GrammarError("llama.cpp cannot parse the grammar this schema becomes")
+        return grammar
+
+    def _tokenize(self, generation: Generation) -> list[int]:
+        llm = self._llm
         formatted = self._formatter(messages=generation.messages)
         tokens = llm.tokenize(formatted.prompt.encode(), add_bos=not formatted.added_special, special=True)
         if len(tokens) >= self.n_ctx:
@@ -172,9 +207,12 @@ class LlamaChatEngine:
     def generate(self, generation: Generation, emit: Callable[[str], None], stop: threading.Event) -> Outcome:
         """Run one generation, calling `emit` with each piece of text; returns how it ended."""
         import llama_cpp
+        from llama_cpp.llama_grammar import LlamaGrammar
 
-        llm = self._load()
-        tokens = generation.prompt or self.tokenize(generation)
+        if generation.prompt is None:
+            self.prepare(generation)
+        llm = self._llm
+        tokens = generation.prompt
         room = self.n_ctx - len(tokens)
         outcome = Outcome(prompt_tokens=len(tokens), finish_reason="length")
         budget = min(generation.max_tokens or room, room)
@@ -194,7 +232,7 @@ class LlamaChatEngine:
             repeat_penalty=s["repetition_penalty"],
             presence_penalty=s.get("presence_penalty", 0.0),
             frequency_penalty=s.get("frequency_penalty", 0.0),
-            grammar=_grammar(generation.plan),
+            grammar=LlamaGrammar.from_string(generation.grammar) if generation.grammar else None,
         ):
             if stop.is_set():
                 outcome.finish_reason = "cancelled"
@@ -345,7 +383,9 @@ def _prepare(body: dict) -> Generation:
     except ValueError as exc:
         raise bad_request(str(exc), param="tool_choice") from exc
     stop = body.get("stop")
-    stops = [stop] if isinstance(stop, str) else [s for s in stop or () if s]
+    # An empty stop string would end every answer before it starts. A tool call is never cut: its
+    # arguments must parse whole (tool_calls_from).
+    stops = [] if plan.mode == "tool" else [s for s in ([stop] if isinstance(stop, str) else stop or ()) if s]
     sampling = {k: float(body[k]) if body.get(k) is not None else v for k, v in DEFAULTS.items()}
     for penalty in ("presence_penalty", "frequency_penalty"):
         if body.get(penalty) is not None:
@@ -356,21 +396,14 @@ def _prepare(body: dict) -> Generation:
         plan=plan,
         max_tokens=body.get("max_completion_tokens") or body.get("max_tokens"),
         stops=stops,
-        seed=seed if isinstance(seed, int) else secrets.randbits(31),
+        # The rules let integral floats (7.0) through as integers.
+        seed=int(seed) if isinstance(seed, int | float) else secrets.randbits(31),
         sampling=sampling,
     )
 
 
 def _wants_usage(body: dict) -> bool:
     return bool((body.get("stream_options") or {}).get("include_usage"))
-
-
-def _grammar(plan: OutputPlan) -> Any:
-    if plan.schema is None:
-        return None
-    from llama_cpp.llama_grammar import LlamaGrammar
-
-    return LlamaGrammar.from_json_schema(json.dumps(plan.schema), verbose=False)
 
 
 def _find_stop(text: str, stops: list[str]) -> int | None:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from omnigate.catalog.loader import Model
 from omnigate.engines.llama_chat import LlamaChatEngine, LocalChunkStream
-from omnigate.errors import ApiError
+from omnigate.errors import BODY_VALIDATION, ApiError, bad_request
 from omnigate.providers.base import UpstreamFailure
 from omnigate.settings import LOCAL_PROVIDER, Settings
 
@@ -157,19 +157,33 @@ class LocalEmbedder:
             self._embedder = MiniLMEmbedder(self.model_dir)
         return self._embedder
 
-    def _run(self, inputs: list[str] | list[list[int]]) -> tuple[np.ndarray, list[int]]:
+    def _run(
+        self, texts: list[str], token_lists: list[tuple[str, list[int]]] | None
+    ) -> tuple[np.ndarray, list[int]]:
         embedder = self._load()
-        if inputs and isinstance(inputs[0], list):
-            return embedder.embed_ids(inputs)
-        return embedder.embed(inputs)
+        if token_lists is None:
+            return embedder.embed(texts)
+        for where, ids in token_lists:
+            for j, token in enumerate(ids):
+                if not 0 <= token < embedder.vocab_size:
+                    param = f"{where}[{j}]"
+                    raise UpstreamFailure(
+                        bad_request(
+                            f"{BODY_VALIDATION} {param}: token id {token} is not in the vocabulary of "
+                            f"{self.model_id} (ids 0 to {embedder.vocab_size - 1})",
+                            param=param,
+                            code="body_validation",
+                        ),
+                        retryable=False,
+                    )
+        return embedder.embed_ids([ids for _, ids in token_lists])
 
     async def embed(self, body: dict) -> dict:
         raw = body["input"]
-        inputs = [raw] if isinstance(raw, str) else raw
-        if inputs and isinstance(inputs[0], int):
-            inputs = [inputs]  # one input given as token ids
+        token_lists = _token_lists(raw)
+        texts = [raw] if isinstance(raw, str) else raw
         loop = asyncio.get_running_loop()
-        vectors, counts = await loop.run_in_executor(self._executor, self._run, inputs)
+        vectors, counts = await loop.run_in_executor(self._executor, self._run, texts, token_lists)
         as_base64 = body.get("encoding_format") == "base64"
         data = [
             {
@@ -189,6 +203,16 @@ class LocalEmbedder:
             "model": self.model_id,
             "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
         }
+
+
+def _token_lists(raw: Any) -> list[tuple[str, list[int]]] | None:
+    """Token-id input as (its place in the body, its ids), or None for text. The rules let
+    integral floats (101.0) through as integers, and a single input may be one flat list."""
+    if not isinstance(raw, list) or not raw or isinstance(raw[0], str):
+        return None
+    if isinstance(raw[0], list):
+        return [(f"input[{i}]", [int(t) for t in ids]) for i, ids in enumerate(raw)]
+    return [("input", [int(t) for t in raw])]
 
 
 class LocalBackend:
