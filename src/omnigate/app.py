@@ -13,6 +13,7 @@ from aiohttp import web
 from omnigate.api import admin, billing, chat, embeddings, messages, models, responses
 from omnigate.errors import ApiError, render_error
 from omnigate.gateway import GATEWAY, REQUEST_ID, Gateway
+from omnigate.http import openapi
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,7 @@ def create_app(gateway: Gateway) -> web.Application:
     app[GATEWAY] = gateway
     app.router.add_get("/models", models.list_models)
     app.router.add_get("/v1/models", models.list_models_openai)
+    app.router.add_get("/openapi.json", openapi.openapi_json)
     for method, path, handler in ROUTES:
         app.router.add_route(method, "/v1" + path, handler)
         app.router.add_route(method, path, handler)

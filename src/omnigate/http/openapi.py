@@ -1,0 +1,225 @@
+"""GET /openapi.json: an OpenAPI 3.0 document of the gateway's own HTTP surface.
+
+Each route is one `Operation` in OPERATIONS: what it is for, the key it needs, its body and its
+answer. The document is built from that table and from the running gateway, whose served models
+become the `model` enums, so clients and fuzzers see the ids that answer here. Routes are
+documented with the /v1 prefix; each also answers without it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Literal
+
+import orjson
+from aiohttp import web
+
+from omnigate.catalog.loader import Catalog
+from omnigate.gateway import GATEWAY
+from omnigate.http.openapi_schemas import COMPONENTS, Schema, ref
+from omnigate.routing.router import Router
+
+Auth = Literal["none", "key", "admin", "anthropic"]
+
+# The errors each kind of route can answer with, beyond those of its key (see _errors).
+BODY_ERRORS = (400, 404, 409, 413)
+MODEL_CALL_ERRORS = (400, 403, 404, 413, 429, 502, 503, 504)
+STORED_ERRORS = (400, 404)
+
+# The `model` enum of each family: the catalogue types its endpoint accepts (api/*.py `accepted`).
+MODEL_FAMILIES = {
+    "ChatModel": ("chat-completion",),
+    "ResponsesModel": ("chat-completion", "responses"),
+    "EmbeddingModel": ("embedding",),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    summary: str
+    tag: str
+    auth: Auth
+    answer: str  # the component schema of the success body
+    body: str | None = None  # the component schema of the request body
+    status: int = 200
+    streams: bool = False  # with `stream: true` the answer is server-sent events
+    errors: tuple[int, ...] = ()
+    query: tuple[Schema, ...] = ()
+
+
+def _query(name: str, schema: Schema) -> Schema:
+    return {"name": name, "in": "query", "required": False, "schema": schema}
+
+
+OPERATIONS: dict[tuple[str, str], Operation] = {
+    ("GET", "/openapi.json"): Operation("This document", "meta", "none", "OpenAPI"),
+    ("GET", "/models"): Operation("Models, in the service's own shape", "models", "none", "ModelList"),
+    ("GET", "/v1/models"): Operation("Models, also as OpenAI Model objects", "models", "none", "ModelList"),
+    ("POST", "/v1/chat/completions"): Operation(
+        "Chat completion",
+        "models",
+        "key",
+        "ChatCompletion",
+        "ChatCompletionRequest",
+        streams=True,
+        errors=MODEL_CALL_ERRORS,
+    ),
+    ("POST", "/v1/embeddings"): Operation(
+        "Embeddings", "models", "key", "Embeddings", "EmbeddingRequest", errors=MODEL_CALL_ERRORS
+    ),
+    ("POST", "/v1/messages"): Operation(
+        "Anthropic Messages API",
+        "models",
+        "anthropic",
+        "Message",
+        "MessagesRequest",
+        streams=True,
+        errors=MODEL_CALL_ERRORS,
+    ),
+    ("POST", "/v1/responses"): Operation(
+        "OpenAI Responses API",
+        "responses",
+        "key",
+        "Response",
+        "ResponseRequest",
+        streams=True,
+        errors=MODEL_CALL_ERRORS,
+    ),
+    ("GET", "/v1/responses/{response_id}"): Operation(
+        "A stored response", "responses", "key", "Response", errors=STORED_ERRORS
+    ),
+    ("DELETE", "/v1/responses/{response_id}"): Operation(
+        "Delete a stored response", "responses", "key", "ResponseDeleted", errors=STORED_ERRORS
+    ),
+    ("GET", "/v1/responses/{response_id}/input_items"): Operation(
+        "The input items of a stored response",
+        "responses",
+        "key",
+        "List",
+        errors=STORED_ERRORS,
+        query=(
+            _query("limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}),
+            _query("order", {"type": "string", "enum": ["asc", "desc"], "default": "desc"}),
+            _query("after", {"type": "string"}),
+        ),
+    ),
+    ("GET", "/v1/billing/balance"): Operation("The key's account balance", "billing", "key", "Balance"),
+    ("GET", "/v1/admin/accounts"): Operation("Accounts", "admin", "admin", "List"),
+    ("POST", "/v1/admin/accounts"): Operation(
+        "Create an account", "admin", "admin", "Account", "AccountRequest", status=201, errors=BODY_ERRORS
+    ),
+    ("GET", "/v1/admin/accounts/{name}"): Operation(
+        "One account", "admin", "admin", "Account", errors=(404,)
+    ),
+    ("POST", "/v1/admin/accounts/{name}/topup"): Operation(
+        "Add credits to an account", "admin", "admin", "Account", "TopUpRequest", errors=BODY_ERRORS
+    ),
+    ("GET", "/v1/admin/keys"): Operation("Keys", "admin", "admin", "List"),
+    ("POST", "/v1/admin/keys"): Operation(
+        "Create a key (shown once)",
+        "admin",
+        "admin",
+        "CreatedKey",
+        "KeyRequest",
+        status=201,
+        errors=BODY_ERRORS,
+    ),
+    ("POST", "/v1/admin/keys/{prefix}/disable"): Operation(
+        "Disable a key", "admin", "admin", "Key", errors=(404,)
+    ),
+    ("POST", "/v1/admin/keys/{prefix}/enable"): Operation(
+        "Enable a key", "admin", "admin", "Key", errors=(404,)
+    ),
+}
+
+_SECURITY: dict[Auth, list[dict[str, list[str]]]] = {
+    "none": [],
+    "key": [{"bearer": []}],
+    "admin": [{"bearer": []}],
+    "anthropic": [{"bearer": []}, {"anthropicKey": []}],
+}
+_KEY_ERRORS: dict[Auth, tuple[int, ...]] = {
+    "none": (),
+    "key": (401,),
+    "admin": (401, 403),
+    "anthropic": (401,),
+}
+_PATH_PARAMETER = re.compile(r"\{(\w+)\}")
+
+
+def build_document(served: dict[str, list[str]]) -> dict[str, Any]:
+    """The document, with `served` giving each family's model ids (MODEL_FAMILIES)."""
+    schemas = {**COMPONENTS}
+    for family in MODEL_FAMILIES:
+        ids = served.get(family) or []
+        # An empty enum is not a valid schema: with nothing served, any id is "valid" and 503s.
+        schemas[family] = {"type": "string", "enum": ids} if ids else {"type": "string"}
+    paths: dict[str, dict[str, Any]] = {}
+    for (method, path), op in OPERATIONS.items():
+        paths.setdefault(path, {})[method.lower()] = _operation(method, path, op)
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Omnigate",
+            "version": "1",
+            "description": "An OpenAI-compatible gateway. Every /v1 route also answers without /v1.",
+        },
+        "servers": [{"url": "/"}],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "An og- API key"},
+                "anthropicKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
+            },
+        },
+    }
+
+
+def _operation(method: str, path: str, op: Operation) -> dict[str, Any]:
+    error_schema = ref("AnthropicError" if op.auth == "anthropic" else "Error")
+    answer: dict[str, Any] = {"application/json": {"schema": ref(op.answer)}}
+    if op.streams:
+        answer["text/event-stream"] = {"schema": ref("EventStream")}
+    responses: dict[str, Any] = {str(op.status): {"description": op.summary, "content": answer}}
+    for status in sorted({*_KEY_ERRORS[op.auth], *op.errors}):
+        responses[str(status)] = {
+            "description": "Error",
+            "content": {"application/json": {"schema": error_schema}},
+        }
+    parameters = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in _PATH_PARAMETER.findall(path)
+    ]
+    out: dict[str, Any] = {
+        "operationId": method.lower() + re.sub(r"\W+", "_", path).rstrip("_"),
+        "summary": op.summary + (" (admin key)" if op.auth == "admin" else ""),
+        "tags": [op.tag],
+        "security": _SECURITY[op.auth],
+        "responses": responses,
+    }
+    if parameters or op.query:
+        out["parameters"] = [*parameters, *op.query]
+    if op.body is not None:
+        out["requestBody"] = {"required": True, "content": {"application/json": {"schema": ref(op.body)}}}
+    return out
+
+
+def served_models(catalog: Catalog, router: Router, types: Iterable[str]) -> list[str]:
+    """Ids of the catalogue models of these types that have a deployment here."""
+    wanted = set(types)
+    return [m.id for m in catalog.models if m.type in wanted and router.deployments(m)]
+
+
+@cache
+def _rendered(catalog: Catalog, router: Router) -> bytes:
+    served = {family: served_models(catalog, router, types) for family, types in MODEL_FAMILIES.items()}
+    return orjson.dumps(build_document(served))
+
+
+async def openapi_json(request: web.Request) -> web.Response:
+    gw = request.app[GATEWAY]
+    return web.Response(body=_rendered(gw.catalog, gw.router), content_type="application/json")
