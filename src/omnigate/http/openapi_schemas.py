@@ -38,8 +38,36 @@ _NUMBER_0_2: Schema = {"type": "number", "minimum": 0, "maximum": 2}
 _NUMBER_0_1: Schema = {"type": "number", "minimum": 0, "maximum": 1}
 _PENALTY: Schema = {"type": "number", "minimum": -2, "maximum": 2}
 _COUNT: Schema = {"type": "integer", "minimum": 1}
-# A JSON schema given by the client (tool parameters, structured output): any object.
-_JSON_SCHEMA: Schema = {"type": "object", "additionalProperties": True}
+# A JSON schema given by the client (tool parameters, structured output). Any object is
+# accepted; the keywords listed are those a local model's grammar enforces.
+_JSON_SCHEMA: Schema = ref("JsonSchema")
+_SUBSCHEMAS: Schema = {"type": "array", "items": _JSON_SCHEMA}
+_BOUND: Schema = {"type": "integer", "minimum": 0}
+JSON_SCHEMA = _obj(
+    {
+        "type": _enum("object", "array", "string", "integer", "number", "boolean", "null"),
+        "properties": {"type": "object", "additionalProperties": _JSON_SCHEMA},
+        "required": _str_array(),
+        "additionalProperties": {"type": "boolean"},
+        "items": _JSON_SCHEMA,
+        "enum": {"type": "array", "items": {}},
+        "const": {},
+        "anyOf": _SUBSCHEMAS,
+        "oneOf": _SUBSCHEMAS,
+        "allOf": _SUBSCHEMAS,
+        "$ref": {"type": "string"},
+        "$defs": {"type": "object", "additionalProperties": _JSON_SCHEMA},
+        "pattern": {"type": "string"},
+        "format": {"type": "string"},
+        "minLength": _BOUND,
+        "maxLength": _BOUND,
+        "minItems": _BOUND,
+        "maxItems": _BOUND,
+        "minimum": {"type": "number"},
+        "maximum": {"type": "number"},
+    },
+    additionalProperties=True,
+)
 _SSE: Schema = {"type": "string", "description": "Server-sent events, ending as the API's streams end."}
 
 _CHAT_TOOL_CALL = _obj(
@@ -385,6 +413,7 @@ COMPONENTS: dict[str, Schema] = {
     "EmbeddingRequest": EMBEDDING_REQUEST,
     "ResponseRequest": RESPONSE_REQUEST,
     "MessagesRequest": MESSAGES_REQUEST,
+    "JsonSchema": JSON_SCHEMA,
     "AccountRequest": ACCOUNT_REQUEST,
     "TopUpRequest": TOP_UP_REQUEST,
     "KeyRequest": KEY_REQUEST,
