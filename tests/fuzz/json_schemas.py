@@ -14,7 +14,13 @@ from hypothesis import strategies as st
 
 TYPES = ("object", "array", "string", "integer", "number", "boolean", "null")
 
-_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=4)
+_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=4)
+)
 _json = st.recursive(
     _scalars,
     lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=3), kids, max_size=3),
