@@ -2,53 +2,33 @@
 
 from __future__ import annotations
 
-import uuid
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
-from omnigate.store.db import Database, LedgerEntry, StoreError
+from omnigate.store.db import Database, StoreError
 from omnigate.store.keys import hash_key
-
-POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
-
-
-def _postgres_available() -> str | None:
-    try:
-        engine = create_engine(
-            "postgresql+psycopg://postgres@127.0.0.1:5432/test", connect_args={"connect_timeout": 2}
-        )
-        with engine.connect() as conn:
-            conn.execute(text("select 1"))
-        engine.dispose()
-        return None
-    except Exception as exc:  # any failure means: no server to test against
-        return f"PostgreSQL at 127.0.0.1:5432/test is not reachable ({type(exc).__name__})"
+from omnigate.store.rows import LedgerEntry
+from tests.services import postgres_missing, postgres_schema
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    if request.param == "sqlite":
-        database = Database(f"sqlite:///{tmp_path / 'test.db'}")
-    else:
-        reason = _postgres_available()
-        if reason:
-            pytest.skip(reason)
-        # A schema of its own per test keeps runs independent without dropping shared tables.
-        schema = f"t_{uuid.uuid4().hex[:10]}"
-        admin = create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/test")
-        with admin.begin() as conn:
-            conn.execute(text(f"create schema {schema}"))
-        database = Database(POSTGRES_URL + f"?options=-csearch_path%3D{schema}")
-    database.upgrade()
-    yield database
-    database.close()
-    if request.param == "postgresql":
-        with admin.begin() as conn:
-            conn.execute(text(f"drop schema {schema} cascade"))
-        admin.dispose()
+    with contextlib.ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path / 'test.db'}"
+        else:
+            reason = postgres_missing()
+            if reason:
+                pytest.skip(reason)
+            url = stack.enter_context(postgres_schema())
+        database = Database(url)
+        database.upgrade()
+        yield database
+        database.close()
 
 
 def test_balance_always_equals_the_ledger_sum(db: Database) -> None:
@@ -57,6 +37,7 @@ def test_balance_always_equals_the_ledger_sum(db: Database) -> None:
     db.write_ledger(
         [
             LedgerEntry(
+                entry_id="e1",
                 account_id=account.id,
                 amount=-30,
                 kind="charge",
@@ -64,7 +45,7 @@ def test_balance_always_equals_the_ledger_sum(db: Database) -> None:
                 prompt_tokens=3,
                 completion_tokens=4,
             ),
-            LedgerEntry(account_id=account.id, amount=-70, kind="charge"),
+            LedgerEntry(entry_id="e2", account_id=account.id, amount=-70, kind="charge"),
         ],
         origin="t",
     )
@@ -87,8 +68,8 @@ def test_change_feed_reports_other_origins_only(db: Database) -> None:
     start = db.last_change_id()
     db.create_account("acme", low_balance_threshold=0, origin="me")
     db.top_up("acme", 5, origin="cli")
-    changes = db.changes_since(start, skip_origin="me")
-    assert [(c.kind) for c in changes] == ["account"]
+    changes, complete = db.changes_since(start, skip_origin="me")
+    assert [(c.kind) for c in changes] == ["account"] and complete
 
 
 def test_refusals(db: Database) -> None:

@@ -1,84 +1,41 @@
-"""Database access: accounts, keys, the credit ledger and the change feed.
+"""Database access: accounts, keys, stored Responses turns and the change feed (the ledger is in
+store/ledger.py).
 
 Plain synchronous SQLAlchemy Core. The server never calls it on the event loop: the hot path
-reads in-memory caches and the background sync loop (store/sync.py) does the I/O in a thread.
+reads in-memory caches, and the background sync loop (omnigate/sync.py) does the I/O in a thread.
 The CLI calls it directly.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+import uuid
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.engine import Connection
 
-from omnigate.store import schema
+from omnigate.store import migrations, schema
 from omnigate.store.keys import hash_key, new_key, visible_prefix
+from omnigate.store.ledger import LedgerStore
+from omnigate.store.rows import (
+    NO_LIMITS,
+    AccountRow,
+    Change,
+    KeyRow,
+    LedgerEntry,
+    Limits,
+    StoredResponse,
+)
+from omnigate.store.timestamps import aware, now
 
-SCHEMA_VERSION = 1
+# The change feed keeps this long a history; a server that falls further behind reloads everything.
+CHANGES_KEPT = timedelta(minutes=10)
 
 
 class StoreError(ValueError):
     """A request the store refuses (unknown account, duplicate name, ...)."""
-
-
-@dataclass(frozen=True, slots=True)
-class AccountRow:
-    id: int
-    name: str
-    balance: int
-    low_balance_threshold: int
-    updated_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class KeyRow:
-    id: int
-    account_id: int
-    prefix: str
-    key_hash: str
-    name: str
-    admin: bool
-    disabled: bool
-    created_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class LedgerEntry:
-    account_id: int
-    amount: int
-    kind: str
-    key_prefix: str | None = None
-    model: str | None = None
-    request_id: str | None = None
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    note: str | None = None
-    created_at: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class StoredResponse:
-    id: str
-    account_id: int
-    model: str
-    input: str  # JSON text of the turn's input items
-    output: str  # JSON text of the Response object
-    created_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    id: int
-    kind: str
-    ref: str
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _normalise_url(url: str) -> str:
@@ -88,7 +45,7 @@ def _normalise_url(url: str) -> str:
     return url
 
 
-class Database:
+class Database(LedgerStore):
     def __init__(self, url: str) -> None:
         self.url = _normalise_url(url)
         if self.url.startswith("sqlite:///"):
@@ -96,28 +53,18 @@ class Database:
         self.engine: Engine = create_engine(self.url, pool_pre_ping=True)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
-        self._ledger_insert = (
-            "INSERT INTO ledger (account_id, amount, kind, key_prefix, model, request_id, prompt_tokens,"
-            f" completion_tokens, note, created_at) VALUES ({', '.join([mark] * 10)})"
-        )
 
     def close(self) -> None:
         self.engine.dispose()
 
-    # -- schema --------------------------------------------------------------------------
     def upgrade(self) -> int:
         """Create or migrate the schema; returns the version now in place."""
-        schema.metadata.create_all(self.engine)
-        with self.engine.begin() as conn:
-            current = conn.scalar(select(func.max(schema.schema_version.c.version)))
-            if current is None:
-                conn.execute(insert(schema.schema_version).values(version=SCHEMA_VERSION, applied_at=now()))
-                current = SCHEMA_VERSION
-        return int(current)
+        return migrations.upgrade(self.engine)
 
     # -- accounts --------------------------------------------------------------------------
-    def create_account(self, name: str, *, low_balance_threshold: int, origin: str) -> AccountRow:
+    def create_account(
+        self, name: str, *, low_balance_threshold: int, origin: str, limits: Limits = NO_LIMITS
+    ) -> AccountRow:
         name = name.strip()
         if not name:
             raise StoreError("an account needs a name")
@@ -132,9 +79,10 @@ class Database:
                     low_balance_threshold=low_balance_threshold,
                     created_at=stamp,
                     updated_at=stamp,
+                    **_limit_values(limits),
                 )
             ).inserted_primary_key[0]
-            _record_change(conn, "account", str(account_id), origin)
+            self.record_change(conn, "account", str(account_id), origin)
         return self.account(account_id)
 
     def account(self, ref: int | str) -> AccountRow:
@@ -150,95 +98,58 @@ class Database:
             rows = conn.execute(select(schema.accounts).order_by(schema.accounts.c.id)).all()
         return [_account(r) for r in rows]
 
-    def top_up(self, account: str | int, credits: int, *, origin: str, note: str | None = None) -> AccountRow:
+    def set_account_limits(self, ref: int | str, limits: Limits, *, origin: str) -> AccountRow:
+        row = self.account(ref)
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(schema.accounts)
+                .where(schema.accounts.c.id == row.id)
+                .values(updated_at=now(), **_limit_values(limits))
+            )
+            self.record_change(conn, "account", str(row.id), origin)
+        return self.account(row.id)
+
+    def top_up(
+        self,
+        account: str | int,
+        credits: int,
+        *,
+        origin: str,
+        note: str | None = None,
+        entry_id: str | None = None,
+    ) -> tuple[AccountRow, bool]:
+        """Add (or, if negative, remove) credits. Returns the account and whether this call added
+        them: a top-up whose `entry_id` is already in the ledger is not applied twice."""
         if credits == 0:
             raise StoreError("a top-up needs a non-zero number of credits")
         row = self.account(account)
-        entry = LedgerEntry(account_id=row.id, amount=credits, kind="topup", note=note)
-        self.write_ledger([entry], origin=origin)
-        return self.account(row.id)
-
-    def ledger_sum(self, account_id: int) -> int:
-        with self.engine.connect() as conn:
-            total = conn.scalar(
-                select(func.coalesce(func.sum(schema.ledger.c.amount), 0)).where(
-                    schema.ledger.c.account_id == account_id
-                )
-            )
-        return int(total or 0)
-
-    def ledger_entries(self, account_id: int) -> list[LedgerEntry]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(schema.ledger)
-                .where(schema.ledger.c.account_id == account_id)
-                .order_by(schema.ledger.c.id)
-            ).all()
-        return [
-            LedgerEntry(
-                account_id=r.account_id,
-                amount=r.amount,
-                kind=r.kind,
-                key_prefix=r.key_prefix,
-                model=r.model,
-                request_id=r.request_id,
-                prompt_tokens=r.prompt_tokens,
-                completion_tokens=r.completion_tokens,
-                note=r.note,
-                created_at=_aware(r.created_at),
-            )
-            for r in rows
-        ]
-
-    def write_ledger(self, entries: Iterable[LedgerEntry], *, origin: str) -> dict[int, int]:
-        """Append entries and move each account's balance by their sum, in one transaction.
-
-        Returns the total written per account id.
-        """
-        stamp = now()
-        as_text = self.engine.dialect.name == "sqlite"
-        rows = []
-        deltas: dict[int, int] = {}
-        for e in entries:
-            created = e.created_at or stamp
-            rows.append(
-                (
-                    e.account_id,
-                    e.amount,
-                    e.kind,
-                    e.key_prefix,
-                    e.model,
-                    e.request_id,
-                    e.prompt_tokens,
-                    e.completion_tokens,
-                    e.note,
-                    # SQLAlchemy keeps SQLite datetimes as naive UTC text; write them the same way.
-                    created.strftime("%Y-%m-%d %H:%M:%S.%f") if as_text else created,
-                )
-            )
-            deltas[e.account_id] = deltas.get(e.account_id, 0) + e.amount
-        if not rows:
-            return deltas
-        with self.engine.begin() as conn:
-            # The driver's own executemany: thousands of rows a second arrive here, and
-            # SQLAlchemy's per-row parameter processing would cost more than the insert.
-            conn.exec_driver_sql(self._ledger_insert, rows)
-            for account_id, delta in sorted(deltas.items()):
-                conn.execute(
-                    update(schema.accounts)
-                    .where(schema.accounts.c.id == account_id)
-                    .values(balance=schema.accounts.c.balance + delta, updated_at=stamp)
-                )
-                _record_change(conn, "account", str(account_id), origin)
-        return deltas
+        entry = LedgerEntry(
+            entry_id=entry_id or f"topup-{uuid.uuid4().hex}",
+            account_id=row.id,
+            amount=credits,
+            kind="topup",
+            note=note,
+        )
+        written = self.write_ledger([entry], origin=origin)
+        if written.rejected:
+            raise StoreError(f"the ledger refused the top-up of account {row.name!r}")
+        return self.account(row.id), bool(written.deltas)
 
     # -- keys ------------------------------------------------------------------------------
     def create_key(
-        self, account: str | int, *, admin: bool, name: str = "", origin: str
+        self,
+        account: str | int,
+        *,
+        admin: bool,
+        name: str = "",
+        origin: str,
+        limits: Limits = NO_LIMITS,
+        scopes: tuple[str, ...] = (),
     ) -> tuple[str, KeyRow]:
         """Create a key and return it in clear text; this is the only time it exists in clear."""
         row = self.account(account)
         key = new_key()
+        stamp = now()
         with self.engine.begin() as conn:
             conn.execute(
                 insert(schema.api_keys).values(
@@ -248,22 +159,35 @@ class Database:
                     name=name,
                     admin=admin,
                     disabled=False,
-                    created_at=now(),
+                    created_at=stamp,
+                    updated_at=stamp,
+                    scopes=",".join(scopes),
+                    **_limit_values(limits),
                 )
             )
-            _record_change(conn, "key", visible_prefix(key), origin)
+            self.record_change(conn, "key", visible_prefix(key), origin)
         return key, self.key(visible_prefix(key))
 
     def key(self, prefix: str) -> KeyRow:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(schema.api_keys).where(schema.api_keys.c.prefix == prefix)).first()
-        if row is None:
+        found = self._key_where(schema.api_keys.c.prefix == prefix)
+        if found is None:
             raise StoreError(f"no key has the prefix {prefix!r}")
-        return _key(row)
+        return found
 
-    def list_keys(self) -> list[KeyRow]:
+    def key_by_hash(self, key_hash: str) -> KeyRow | None:
+        return self._key_where(schema.api_keys.c.key_hash == key_hash)
+
+    def _key_where(self, condition: Any) -> KeyRow | None:
         with self.engine.connect() as conn:
-            rows = conn.execute(select(schema.api_keys).order_by(schema.api_keys.c.id)).all()
+            row = conn.execute(select(schema.api_keys).where(condition)).first()
+        return None if row is None else _key(row)
+
+    def list_keys(self, account_id: int | None = None) -> list[KeyRow]:
+        query = select(schema.api_keys).order_by(schema.api_keys.c.id)
+        if account_id is not None:
+            query = query.where(schema.api_keys.c.account_id == account_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
         return [_key(r) for r in rows]
 
     def count_keys(self) -> int:
@@ -271,14 +195,44 @@ class Database:
             return int(conn.scalar(select(func.count()).select_from(schema.api_keys)) or 0)
 
     def set_key_disabled(self, prefix: str, disabled: bool, *, origin: str) -> KeyRow:
+        return self.update_key(prefix, origin=origin, disabled=disabled)
+
+    def update_key(
+        self,
+        prefix: str,
+        *,
+        origin: str,
+        name: str | None = None,
+        disabled: bool | None = None,
+        limits: Limits | None = None,
+        scopes: tuple[str, ...] | None = None,
+    ) -> KeyRow:
+        """Change what is given (None leaves a field as it is)."""
+        values: dict[str, Any] = {"updated_at": now()}
+        if name is not None:
+            values["name"] = name
+        if disabled is not None:
+            values["disabled"] = disabled
+        if limits is not None:
+            values.update(_limit_values(limits))
+        if scopes is not None:
+            values["scopes"] = ",".join(scopes)
         with self.engine.begin() as conn:
             result = conn.execute(
-                update(schema.api_keys).where(schema.api_keys.c.prefix == prefix).values(disabled=disabled)
+                update(schema.api_keys).where(schema.api_keys.c.prefix == prefix).values(**values)
             )
             if result.rowcount == 0:
                 raise StoreError(f"no key has the prefix {prefix!r}")
-            _record_change(conn, "key", prefix, origin)
+            self.record_change(conn, "key", prefix, origin)
         return self.key(prefix)
+
+    def delete_key(self, prefix: str, *, origin: str) -> None:
+        """Remove a key for good (its ledger rows keep its prefix)."""
+        with self.engine.begin() as conn:
+            result = conn.execute(delete(schema.api_keys).where(schema.api_keys.c.prefix == prefix))
+            if result.rowcount == 0:
+                raise StoreError(f"no key has the prefix {prefix!r}")
+            self.record_change(conn, "key", prefix, origin)
 
     # -- stored Responses API turns ---------------------------------------------------------
     def save_response(self, row: StoredResponse) -> None:
@@ -299,7 +253,7 @@ class Database:
             r = conn.execute(select(schema.responses).where(schema.responses.c.id == response_id)).first()
         if r is None:
             return None
-        return StoredResponse(r.id, r.account_id, r.model, r.input, r.output, _aware(r.created_at))
+        return StoredResponse(r.id, r.account_id, r.model, r.input, r.output, aware(r.created_at))
 
     def delete_response(self, response_id: str, account_id: int) -> bool:
         with self.engine.begin() as conn:
@@ -311,35 +265,73 @@ class Database:
         return result.rowcount > 0
 
     # -- change feed -----------------------------------------------------------------------
+    def record_change(self, conn: Connection, kind: str, ref: str, origin: str) -> None:
+        conn.execute(insert(schema.changes).values(kind=kind, ref=ref, origin=origin, created_at=now()))
+
     def last_change_id(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.scalar(select(func.coalesce(func.max(schema.changes.c.id), 0))) or 0)
 
-    def changes_since(self, after_id: int, *, skip_origin: str) -> list[Change]:
+    def changes_since(self, after_id: int, *, skip_origin: str) -> tuple[list[Change], bool]:
+        """The changes after `after_id` made by other processes, and whether the feed still
+        reaches back to `after_id` (False: some were pruned unseen, reload everything)."""
+        changes = schema.changes
         with self.engine.connect() as conn:
+            oldest = conn.scalar(select(func.min(changes.c.id)))
             rows = conn.execute(
-                select(schema.changes.c.id, schema.changes.c.kind, schema.changes.c.ref)
-                .where(schema.changes.c.id > after_id, schema.changes.c.origin != skip_origin)
-                .order_by(schema.changes.c.id)
+                select(changes.c.id, changes.c.kind, changes.c.ref)
+                .where(changes.c.id > after_id, changes.c.origin != skip_origin)
+                .order_by(changes.c.id)
             ).all()
-        return [Change(id=r.id, kind=r.kind, ref=r.ref) for r in rows]
+        complete = oldest is None or oldest <= after_id + 1
+        return [Change(id=r.id, kind=r.kind, ref=r.ref) for r in rows], complete
+
+    def prune_changes(self) -> int:
+        """Forget changes older than CHANGES_KEPT; returns how many went. The newest row always
+        stays, so ids keep growing on every database (SQLite may reuse the ids of deleted rows)."""
+        changes = schema.changes
+        with self.engine.begin() as conn:
+            newest = conn.scalar(select(func.max(changes.c.id)))
+            if newest is None:
+                return 0
+            result = conn.execute(
+                delete(changes).where(changes.c.created_at < now() - CHANGES_KEPT, changes.c.id < newest)
+            )
+        return result.rowcount
 
 
-def _record_change(conn: Connection, kind: str, ref: str, origin: str) -> None:
-    conn.execute(insert(schema.changes).values(kind=kind, ref=ref, origin=origin, created_at=now()))
+def _limit_values(limits: Limits) -> dict[str, Any]:
+    return {
+        "rpm": limits.rpm,
+        "tpm": limits.tpm,
+        "concurrency": limits.concurrency,
+        "budget": limits.budget,
+        "budget_period": limits.budget_period if limits.budget is not None else None,
+    }
 
 
-def _account(row) -> AccountRow:
+def _limits(row: Any) -> Limits:
+    return Limits(
+        rpm=row.rpm,
+        tpm=row.tpm,
+        concurrency=row.concurrency,
+        budget=int(row.budget) if row.budget is not None else None,
+        budget_period=row.budget_period or "month",
+    )
+
+
+def _account(row: Any) -> AccountRow:
     return AccountRow(
         id=row.id,
         name=row.name,
         balance=int(row.balance),
         low_balance_threshold=int(row.low_balance_threshold),
-        updated_at=_aware(row.updated_at),
+        updated_at=aware(row.updated_at),
+        limits=_limits(row),
     )
 
 
-def _key(row) -> KeyRow:
+def _key(row: Any) -> KeyRow:
     return KeyRow(
         id=row.id,
         account_id=row.account_id,
@@ -348,13 +340,11 @@ def _key(row) -> KeyRow:
         name=row.name,
         admin=bool(row.admin),
         disabled=bool(row.disabled),
-        created_at=_aware(row.created_at),
+        created_at=aware(row.created_at),
+        limits=_limits(row),
+        scopes=tuple(s for s in (row.scopes or "").split(",") if s),
+        updated_at=aware(row.updated_at) if row.updated_at else None,
     )
-
-
-def _aware(stamp: datetime) -> datetime:
-    # SQLite returns naive datetimes; everything we store is UTC.
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

@@ -1,0 +1,88 @@
+"""The records the store reads and writes, as plain typed values (no database types leak out)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+# How often a credit budget starts again ("total": never, the service's `no_reset`).
+BUDGET_PERIODS = ("day", "week", "month", "total")
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What a key or an account may use; None means no limit of that kind."""
+
+    rpm: int | None = None  # requests per minute
+    tpm: int | None = None  # tokens (prompt + completion) per minute
+    concurrency: int | None = None  # requests in flight at once
+    budget: int | None = None  # credits per budget period
+    budget_period: str = "month"
+
+    @property
+    def any(self) -> bool:
+        return any(v is not None for v in (self.rpm, self.tpm, self.concurrency, self.budget))
+
+
+NO_LIMITS = Limits()
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRow:
+    id: int
+    name: str
+    balance: int
+    low_balance_threshold: int
+    updated_at: datetime
+    limits: Limits = NO_LIMITS
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRow:
+    id: int
+    account_id: int
+    prefix: str
+    key_hash: str
+    name: str
+    admin: bool
+    disabled: bool
+    created_at: datetime
+    limits: Limits = NO_LIMITS
+    # Families of models the key may call ("model:chat", ...); empty: every family.
+    scopes: tuple[str, ...] = ()
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One ledger row. `entry_id` is unique in the database, so writing an entry twice (a replay,
+    a retry after a lost acknowledgement) leaves one row."""
+
+    entry_id: str
+    account_id: int
+    amount: int  # credits: positive for top-ups and refunds, negative for charges
+    kind: str  # charge | topup | refund
+    key_prefix: str | None = None
+    model: str | None = None
+    request_id: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    note: str | None = None
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    id: str
+    account_id: int
+    model: str
+    input: str  # JSON text of the turn's input items
+    output: str  # JSON text of the Response object
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    id: int
+    kind: str  # account | key
+    ref: str  # account id or key prefix
