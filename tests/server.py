@@ -11,7 +11,8 @@ from omnigate.app import create_app
 from omnigate.catalog.loader import Catalog
 from omnigate.gateway import Gateway
 from omnigate.settings import Settings
-from omnigate.store.db import AccountRow, Database
+from omnigate.store.db import Database
+from omnigate.store.rows import AccountRow
 
 
 @contextlib.asynccontextmanager

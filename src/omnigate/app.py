@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from omnigate.api import admin, billing, chat, embeddings, messages, models, responses
+from omnigate.api import admin, billing, chat, embeddings, keys, messages, models, responses
 from omnigate.errors import ApiError, render_error
 from omnigate.gateway import GATEWAY, REQUEST_ID, Gateway
 from omnigate.http import openapi
@@ -38,11 +38,18 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/admin/accounts", admin.list_accounts),
     ("POST", "/admin/accounts", admin.create_account),
     ("GET", "/admin/accounts/{name}", admin.show_account),
+    ("PATCH", "/admin/accounts/{name}", admin.update_account),
     ("POST", "/admin/accounts/{name}/topup", admin.top_up),
     ("GET", "/admin/keys", admin.list_keys),
     ("POST", "/admin/keys", admin.create_key),
+    ("PATCH", "/admin/keys/{prefix}", admin.update_key),
     ("POST", "/admin/keys/{prefix}/disable", admin.disable_key),
     ("POST", "/admin/keys/{prefix}/enable", admin.enable_key),
+    ("GET", "/keys", keys.listing),
+    ("POST", "/keys", keys.create),
+    ("PATCH", "/keys/{prefix}", keys.update),
+    ("DELETE", "/keys/{prefix}", keys.delete),
+    ("GET", "/key", keys.own),
 ]
 
 

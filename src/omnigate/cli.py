@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import gc
 import logging
 import signal
@@ -13,8 +14,10 @@ import sys
 import time
 from collections.abc import Callable
 
+from omnigate.http.scopes import SCOPES
 from omnigate.settings import ConfigError, Settings, load_settings
 from omnigate.store.db import Database, StoreError
+from omnigate.store.rows import BUDGET_PERIODS, NO_LIMITS, Limits
 
 CLI_ORIGIN = "cli"
 DEFAULT_ACCOUNT = "default"
@@ -51,28 +54,66 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--listen-fd", type=int, help=argparse.SUPPRESS)
     serve.set_defaults(run=_serve)
 
+    limits = argparse.ArgumentParser(add_help=False)
+    for flag, what in (
+        ("--rpm", "requests per minute"),
+        ("--tpm", "tokens (prompt + completion) per minute"),
+        ("--concurrency", "requests in flight at once"),
+        ("--budget", "credits per budget period (1 USD = 2,000,000)"),
+    ):
+        # Left out of the namespace when not given: `none` (remove the limit) is a value of its own.
+        limits.add_argument(
+            flag,
+            type=_limit,
+            default=argparse.SUPPRESS,
+            metavar="N|none",
+            help=f"{what}; none removes the limit",
+        )
+    limits.add_argument(
+        "--budget-period", choices=BUDGET_PERIODS, help="when the budget starts again (month)"
+    )
+
     keys = commands.add_parser("keys", help="API keys").add_subparsers(title="keys commands")
-    create = keys.add_parser("create", parents=[common], help="create a key and print it (once)")
+    create = keys.add_parser("create", parents=[common, limits], help="create a key and print it (once)")
     create.add_argument("--account", default=DEFAULT_ACCOUNT, help="account the key spends from")
     create.add_argument("--admin", action="store_true", help="allow the admin routes")
     create.add_argument("--name", default="", help="a label for listings")
+    create.add_argument(
+        "--scope",
+        action="append",
+        choices=SCOPES,
+        help="a model family the key may call (repeat; default all)",
+    )
     create.set_defaults(run=_keys_create)
+    update = keys.add_parser("update", parents=[common, limits], help="change a key's limits, scopes or name")
+    update.add_argument("prefix")
+    update.add_argument("--name", help="a label for listings")
+    update.add_argument("--scope", action="append", choices=SCOPES, help="replaces the key's scopes (repeat)")
+    update.add_argument("--all-scopes", action="store_true", help="let the key call every model family")
+    update.set_defaults(run=_keys_update)
     keys.add_parser("list", parents=[common], help="list keys (prefixes only)").set_defaults(run=_keys_list)
     for verb in ("disable", "enable"):
         sub = keys.add_parser(verb, parents=[common], help=f"{verb} a key by its visible prefix")
         sub.add_argument("prefix")
         sub.set_defaults(run=_keys_toggle, disabled=verb == "disable")
+    delete = keys.add_parser("delete", parents=[common], help="delete a key for good")
+    delete.add_argument("prefix")
+    delete.set_defaults(run=_keys_delete)
 
     accounts = commands.add_parser("accounts", help="accounts and credits").add_subparsers(
         title="accounts commands"
     )
-    acc_create = accounts.add_parser("create", parents=[common], help="create an account")
+    acc_create = accounts.add_parser("create", parents=[common, limits], help="create an account")
     acc_create.add_argument("name")
     acc_create.set_defaults(run=_accounts_create)
+    acc_update = accounts.add_parser("update", parents=[common, limits], help="change an account's limits")
+    acc_update.add_argument("name")
+    acc_update.set_defaults(run=_accounts_update)
     topup = accounts.add_parser("topup", parents=[common], help="add (or, if negative, remove) credits")
     topup.add_argument("name")
     topup.add_argument("--credits", type=int, required=True, help="credits; 1 USD = 2,000,000")
     topup.add_argument("--note", help="why, for the ledger")
+    topup.add_argument("--idempotency-key", help="a top-up with a key already used is not applied again")
     topup.set_defaults(run=_accounts_topup)
     show = accounts.add_parser("show", parents=[common], help="balance and ledger check")
     show.add_argument("name")
@@ -89,6 +130,31 @@ def _parser() -> argparse.ArgumentParser:
         run=_db_upgrade
     )
     return parser
+
+
+def _limit(text: str) -> int | None:
+    if text.lower() == "none":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0 or none, got {text!r}")
+    return value
+
+
+def _limits_from(args: argparse.Namespace, current: Limits = NO_LIMITS) -> Limits:
+    """The limits the flags set over `current` (a flag not given keeps its value)."""
+    changes = {
+        name: getattr(args, name) for name in ("rpm", "tpm", "concurrency", "budget") if hasattr(args, name)
+    }
+    for name in ("rpm", "tpm", "concurrency"):
+        if changes.get(name) == 0:
+            raise ConfigError(f"--{name} must be at least 1 (or none to remove the limit)")
+    if args.budget_period:
+        changes["budget_period"] = args.budget_period
+    return dataclasses.replace(current, **changes)
 
 
 def _with_db(settings: Settings, action: Callable[[Database], int | None]) -> int:
@@ -204,10 +270,52 @@ def _keys_create(settings: Settings, args: argparse.Namespace) -> int:
                 low_balance_threshold=settings.billing.low_balance_threshold,
                 origin=CLI_ORIGIN,
             )
-        key, _ = db.create_key(args.account, admin=args.admin, name=args.name, origin=CLI_ORIGIN)
+        key, _ = db.create_key(
+            args.account,
+            admin=args.admin,
+            name=args.name,
+            origin=CLI_ORIGIN,
+            limits=_limits_from(args),
+            scopes=tuple(dict.fromkeys(args.scope or ())),
+        )
         print(key)
 
     return _with_db(settings, action)
+
+
+def _keys_update(settings: Settings, args: argparse.Namespace) -> int:
+    def action(db: Database) -> None:
+        current = db.key(args.prefix)
+        scopes = () if args.all_scopes else tuple(dict.fromkeys(args.scope)) if args.scope else None
+        row = db.update_key(
+            args.prefix,
+            origin=CLI_ORIGIN,
+            name=args.name,
+            limits=_limits_from(args, current.limits),
+            scopes=scopes,
+        )
+        print(f"key {row.prefix}: {_describe(row.limits)}; scopes: {', '.join(row.scopes) or 'all'}")
+
+    return _with_db(settings, action)
+
+
+def _keys_delete(settings: Settings, args: argparse.Namespace) -> int:
+    def action(db: Database) -> None:
+        db.delete_key(args.prefix, origin=CLI_ORIGIN)
+        print(f"key {args.prefix} deleted")
+
+    return _with_db(settings, action)
+
+
+def _describe(limits: Limits) -> str:
+    parts = [
+        f"{name} {value}"
+        for name, value in (("rpm", limits.rpm), ("tpm", limits.tpm), ("concurrency", limits.concurrency))
+        if value is not None
+    ]
+    if limits.budget is not None:
+        parts.append(f"budget {limits.budget} credits per {limits.budget_period}")
+    return ", ".join(parts) or "no limits"
 
 
 def _keys_list(settings: Settings, args: argparse.Namespace) -> int:
@@ -239,15 +347,32 @@ def _accounts_create(settings: Settings, args: argparse.Namespace) -> int:
             args.name,
             low_balance_threshold=settings.billing.low_balance_threshold,
             origin=CLI_ORIGIN,
+            limits=_limits_from(args),
         )
-        print(f"created account {row.name} (id {row.id}) with 0 credits")
+        print(f"created account {row.name} (id {row.id}) with 0 credits; {_describe(row.limits)}")
+
+    return _with_db(settings, action)
+
+
+def _accounts_update(settings: Settings, args: argparse.Namespace) -> int:
+    def action(db: Database) -> None:
+        current = db.account(args.name)
+        row = db.set_account_limits(current.id, _limits_from(args, current.limits), origin=CLI_ORIGIN)
+        print(f"account {row.name}: {_describe(row.limits)}")
 
     return _with_db(settings, action)
 
 
 def _accounts_topup(settings: Settings, args: argparse.Namespace) -> int:
     def action(db: Database) -> None:
-        row = db.top_up(args.name, args.credits, origin=CLI_ORIGIN, note=args.note)
+        account = db.account(args.name)
+        entry_id = f"topup-{account.id}-{args.idempotency_key}" if args.idempotency_key else None
+        row, applied = db.top_up(
+            account.id, args.credits, origin=CLI_ORIGIN, note=args.note, entry_id=entry_id
+        )
+        if not applied:
+            print(f"account {row.name}: this top-up was already applied; balance {row.balance} credits")
+            return
         if settings.redis.url:
             # Running workers keep live balances in Redis; move them now rather than on restart.
             from omnigate.billing.redis_book import top_up_sync

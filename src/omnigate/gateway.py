@@ -3,24 +3,27 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
 from omnigate.billing.book import CreditBook
+from omnigate.billing.outbox import Outbox
 from omnigate.billing.pricing import TokenRates
 from omnigate.billing.redis_book import RedisCreditBook
 from omnigate.catalog.loader import Catalog, Model, Price
 from omnigate.engines.local import LocalBackend, catalogue_model, local_specs
+from omnigate.errors import ApiError
 from omnigate.http.auth import KeyCache
 from omnigate.providers.presets import upstream_name
 from omnigate.providers.registry import build_provider
 from omnigate.routing.health import DeploymentHealth
-from omnigate.routing.router import Router
+from omnigate.routing.router import Deployment, Router
 from omnigate.settings import LOCAL_PROVIDER, RouteSettings, Settings
 from omnigate.store.db import Database
-from omnigate.store.sync import StateSync
+from omnigate.sync import StateSync
 
 log = logging.getLogger(__name__)
 
@@ -46,17 +49,25 @@ class Gateway:
             catalog.add(catalogue_model(spec))
         apply_price_overrides(catalog, settings)
         db = Database(settings.database_url)
-        book: CreditBook | RedisCreditBook = (
-            RedisCreditBook(settings.redis.url, settings.redis.prefix) if settings.redis.url else CreditBook()
-        )
+        # This process's name in ledger entry ids, outbox files, Redis fields and the change feed.
+        origin = uuid.uuid4().hex[:16]
+        outbox = Outbox(settings.data_dir / "outbox", origin)
         keys = KeyCache()
+        book: CreditBook | RedisCreditBook
+        if settings.redis.url:
+            book = RedisCreditBook(settings.redis.url, settings.redis.prefix, origin, outbox)
+            book.key_limits = keys.limits_of
+        else:
+            book = CreditBook(origin, outbox)
         sync = StateSync(
             db,
             book,
             keys,
+            outbox,
             flush_interval_s=settings.billing.flush_interval_s,
             poll_interval_s=settings.billing.poll_interval_s,
         )
+        keys.lookup = sync.lookup_key
         providers = {}
         for name, spec in settings.providers.items():
             api_key = spec.resolve_api_key()
@@ -79,7 +90,9 @@ class Gateway:
             failures_to_cool=settings.routing.cooldown_after_failures, cooldown_s=settings.routing.cooldown_s
         )
         router = Router(routes, {**providers, LOCAL_PROVIDER: local}, health)
-        return cls(settings, catalog, db, book, keys, sync, providers, local, router)
+        gateway = cls(settings, catalog, db, book, keys, sync, providers, local, router)
+        gateway.warn_unpriced()
+        return gateway
 
     async def start(self) -> None:
         for provider in self.providers.values():
@@ -95,10 +108,49 @@ class Gateway:
         self.local.close()
         self.db.close()
 
-    def rates(self, model: Model) -> TokenRates | None:
+    def rates(self, model: Model, deployments: list[Deployment]) -> TokenRates | None:
+        """Credits per token for a request to `model` over these deployments; None when it is free.
+
+        A model with no price is free on local engines. Served by an upstream, it would spend the
+        operator's money for nothing: refused (403) unless [billing] unpriced = "free".
+        """
+        if model.price is None and not model.local and not all(d.backend.local for d in deployments):
+            if self.settings.billing.unpriced == "refuse":
+                raise unpriced(model)
+            return None
         if model.id not in self._rates:
             self._rates[model.id] = TokenRates.from_price(model.price)
         return self._rates[model.id]
+
+    def warn_unpriced(self) -> None:
+        """Name the models that upstreams serve without a price, once, at start-up."""
+        found = [
+            m.id
+            for m in self.catalog.models
+            if m.price is None
+            and not m.local
+            and any(not d.backend.local for d in self.router.deployments(m))
+        ]
+        if found:
+            action = "are refused (403)" if self.settings.billing.unpriced == "refuse" else "are served free"
+            shown = ", ".join(found[:20]) + (f" and {len(found) - 20} more" if len(found) > 20 else "")
+            log.warning(
+                "%d routed models have no price and %s until [[prices]] entries name them: %s",
+                len(found),
+                action,
+                shown,
+            )
+
+
+def unpriced(model: Model) -> ApiError:
+    return ApiError(
+        403,
+        f"The model {model.id!r} has no price, so calls to its upstream cannot be charged. "
+        f'The operator can add a [[prices]] entry with model = "{model.id}" to the config '
+        '(or set [billing] unpriced = "free").',
+        code="model_unpriced",
+        param="model",
+    )
 
 
 def developer_routes(catalog: Catalog, settings: Settings) -> list[RouteSettings]:

@@ -74,6 +74,9 @@ class BillingSettings:
     flush_interval_s: float = 0.2
     # How often each server polls for admin changes (new keys, top-ups) made elsewhere.
     poll_interval_s: float = 0.5
+    # A model served by an upstream with neither a list price nor a [[prices]] entry:
+    # "refuse" answers 403 naming the missing entry; "free" serves it without charging.
+    unpriced: str = "refuse"
 
 
 @dataclass(slots=True)
@@ -162,6 +165,7 @@ class Settings:
         return self.database.url or f"sqlite:///{self.data_dir / 'omnigate.db'}"
 
 
+UNPRICED_CHOICES = ("refuse", "free")
 _SCALAR_TABLES = ("server", "database", "redis", "routing", "billing", "engines")
 # The provider name under which the built-in engines serve; config cannot redefine it.
 LOCAL_PROVIDER = "local"
@@ -185,6 +189,11 @@ def load_settings(config_path: str | Path | None = None) -> Settings:
         settings.data_dir = Path(data_dir)
     for table in _SCALAR_TABLES:
         _apply_table(getattr(settings, table), table, raw.get(table, {}))
+    if settings.billing.unpriced not in UNPRICED_CHOICES:
+        raise ConfigError(
+            f"[billing] unpriced must be one of {', '.join(UNPRICED_CHOICES)}, "
+            f"got {settings.billing.unpriced!r}"
+        )
     settings.providers = _providers(raw.get("providers", {}))
     settings.local_models = [_local_model(i, m) for i, m in enumerate(raw.get("local_models", []))]
     known = {*settings.providers, LOCAL_PROVIDER}

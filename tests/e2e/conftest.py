@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import textwrap
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +17,7 @@ from omnigate.settings import load_settings
 from omnigate.store.db import Database
 from tests.fakes.openai_upstream import FakeOpenAIUpstream
 from tests.server import funded_account, serve
+from tests.services import REDIS_URL, postgres_missing, postgres_schema, redis_missing, redis_prefix
 
 # Prices for the model the tests spend on: 1 and 2 USD per million tokens = 2 and 4 credits/token.
 PRICED_MODEL = "gpt-4o"
@@ -27,6 +28,7 @@ STARTING_CREDITS = 1_000_000
 
 @dataclass
 class Harness:
+    stack: str
     base_url: str
     root_url: str
     key: str
@@ -45,6 +47,31 @@ class Harness:
         await self.gateway.sync.flush()
 
 
+# The stacks every harness test runs on: the embedded defaults, and the scaled-out mode.
+STACKS = ("sqlite", "postgres+redis")
+
+
+@dataclass(frozen=True)
+class Stack:
+    name: str
+    database_url: str  # "" for SQLite under the data folder
+    redis_url: str = ""
+    redis_prefix: str = ""
+
+
+@contextmanager
+def stack(name: str) -> Iterator[Stack]:
+    """The services of one stack, isolated for one test (a PostgreSQL schema, a Redis prefix)."""
+    if name == "sqlite":
+        yield Stack(name, "")
+        return
+    missing = postgres_missing() or redis_missing()
+    if missing:
+        pytest.skip(missing)
+    with postgres_schema() as url, redis_prefix() as prefix:
+        yield Stack(name, url, REDIS_URL, prefix)
+
+
 def write_config(
     path: Path,
     upstream: FakeOpenAIUpstream,
@@ -52,6 +79,8 @@ def write_config(
     data_dir: Path,
     *,
     primary_speaks_responses: bool = False,
+    services: Stack = Stack("sqlite", ""),
+    unpriced: str = "free",
 ) -> None:
     """`primary_speaks_responses`: the primary takes /v1/responses natively (the backup never
     does, so a failover crosses from one road to the other)."""
@@ -61,6 +90,13 @@ def write_config(
             f"""
             data_dir = "{data_dir}"
 
+            [database]
+            url = "{services.database_url}"
+
+            [redis]
+            url = "{services.redis_url}"
+            prefix = "{services.redis_prefix}"
+
             [routing]
             max_attempts = 2
             read_timeout_s = 1.0
@@ -69,6 +105,8 @@ def write_config(
             [billing]
             flush_interval_s = 0.05
             poll_interval_s = 0.1
+            # The catch-all route serves many unpriced models here; the refusal has tests of its own.
+            unpriced = "{unpriced}"
 
             [providers.primary]
             kind = "openai"
@@ -103,22 +141,43 @@ def write_config(
     )
 
 
+@pytest.fixture(params=STACKS)
+async def harness(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Harness]:
+    with stack(request.param) as services:
+        async with running_harness(tmp_path, monkeypatch, services=services) as running:
+            yield running
+
+
 @pytest.fixture
-async def harness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Harness]:
+async def local_harness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Harness]:
+    """The harness on SQLite only, for tests of the local engines: what they check does not
+    depend on the stack, and each run of them takes seconds."""
     async with running_harness(tmp_path, monkeypatch) as running:
         yield running
 
 
-@pytest.fixture
-async def native_harness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Harness]:
+@pytest.fixture(params=STACKS)
+async def native_harness(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Harness]:
     """The harness with a primary upstream that speaks the Responses API itself."""
-    async with running_harness(tmp_path, monkeypatch, primary_speaks_responses=True) as running:
-        yield running
+    with stack(request.param) as services:
+        async with running_harness(
+            tmp_path, monkeypatch, primary_speaks_responses=True, services=services
+        ) as running:
+            yield running
 
 
 @asynccontextmanager
 async def running_harness(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, primary_speaks_responses: bool = False
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    primary_speaks_responses: bool = False,
+    services: Stack = Stack("sqlite", ""),
+    unpriced: str = "free",
 ) -> AsyncIterator[Harness]:
     monkeypatch.setenv("OMNIGATE_TEST_BACKUP_KEY", "sk-fake")
     upstream = FakeOpenAIUpstream()
@@ -127,7 +186,13 @@ async def running_harness(
     await backup.start()
     config = tmp_path / "omnigate.toml"
     write_config(
-        config, upstream, backup, tmp_path / "data", primary_speaks_responses=primary_speaks_responses
+        config,
+        upstream,
+        backup,
+        tmp_path / "data",
+        primary_speaks_responses=primary_speaks_responses,
+        services=services,
+        unpriced=unpriced,
     )
     settings = load_settings(config)
 
@@ -136,6 +201,7 @@ async def running_harness(
 
     async with serve(settings) as (gateway, root):
         yield Harness(
+            stack=services.name,
             base_url=root + "/v1",
             root_url=root,
             key=key,

@@ -35,8 +35,8 @@ CAT_SCHEMA = {
 }
 
 
-async def test_capital_of_france_at_temperature_zero(harness: Harness) -> None:
-    reply = await harness.client().chat.completions.create(
+async def test_capital_of_france_at_temperature_zero(local_harness: Harness) -> None:
+    reply = await local_harness.client().chat.completions.create(
         model=CHAT,
         messages=[{"role": "user", "content": "What is the capital of France? Answer in one word."}],
         temperature=0,
@@ -45,12 +45,12 @@ async def test_capital_of_france_at_temperature_zero(harness: Harness) -> None:
     assert "Paris" in reply.choices[0].message.content
     assert reply.model == CHAT
     assert reply.model_extra["meta"]["usage"]["tokens_used"] == 0  # local models are free
-    await harness.flush()
-    assert harness.db.account(harness.account_id).balance == STARTING_CREDITS
+    await local_harness.flush()
+    assert local_harness.db.account(local_harness.account_id).balance == STARTING_CREDITS
 
 
-async def test_streamed_text_equals_non_streamed_text_for_the_same_seed(harness: Harness) -> None:
-    client = harness.client()
+async def test_streamed_text_equals_non_streamed_text_for_the_same_seed(local_harness: Harness) -> None:
+    client = local_harness.client()
     params = {
         "model": CHAT,
         "messages": [{"role": "user", "content": "Write one sentence about the sea."}],
@@ -66,13 +66,13 @@ async def test_streamed_text_equals_non_streamed_text_for_the_same_seed(harness:
     assert chunks[-1].usage.completion_tokens == whole.usage.completion_tokens
 
 
-async def test_usage_equals_the_tokenizer_counts(harness: Harness) -> None:
+async def test_usage_equals_the_tokenizer_counts(local_harness: Harness) -> None:
     from llama_cpp import Llama
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
     messages = [{"role": "user", "content": "Count from one to fifty."}]
     # Greedy decoding: a sampled answer could end (EOS) before the 7-token budget.
-    reply = await harness.client().chat.completions.create(
+    reply = await local_harness.client().chat.completions.create(
         model=CHAT, messages=messages, max_tokens=7, temperature=0, seed=1
     )
     assert reply.choices[0].finish_reason == "length"
@@ -91,8 +91,8 @@ async def test_usage_equals_the_tokenizer_counts(harness: Harness) -> None:
     assert reply.usage.total_tokens == len(expected) + 7
 
 
-async def test_json_schema_answer_validates(harness: Harness) -> None:
-    reply = await harness.client().chat.completions.create(
+async def test_json_schema_answer_validates(local_harness: Harness) -> None:
+    reply = await local_harness.client().chat.completions.create(
         model=CHAT,
         messages=[{"role": "user", "content": "Describe a cat as JSON."}],
         temperature=0.7,
@@ -102,8 +102,8 @@ async def test_json_schema_answer_validates(harness: Harness) -> None:
     jsonschema.validate(json.loads(reply.choices[0].message.content), CAT_SCHEMA)
 
 
-async def test_json_object_answer_parses_when_streamed(harness: Harness) -> None:
-    stream = await harness.client().chat.completions.create(
+async def test_json_object_answer_parses_when_streamed(local_harness: Harness) -> None:
+    stream = await local_harness.client().chat.completions.create(
         model=CHAT,
         messages=[
             {"role": "user", "content": "Return a JSON object with the keys city and country for Paris."}
@@ -120,7 +120,7 @@ async def test_json_object_answer_parses_when_streamed(harness: Harness) -> None
 
 
 @pytest.mark.parametrize("stream", [False, True])
-async def test_forced_tool_call_parses(harness: Harness, stream: bool) -> None:
+async def test_forced_tool_call_parses(local_harness: Harness, stream: bool) -> None:
     tools = [
         {
             "type": "function",
@@ -144,7 +144,7 @@ async def test_forced_tool_call_parses(harness: Harness, stream: bool) -> None:
         "tools": tools,
         "tool_choice": {"type": "function", "function": {"name": "get_weather"}},
     }
-    client = harness.client()
+    client = local_harness.client()
     if stream:
         name, arguments, finish = "", "", None
         async for chunk in await client.chat.completions.create(**request, stream=True):
@@ -162,8 +162,8 @@ async def test_forced_tool_call_parses(harness: Harness, stream: bool) -> None:
     assert isinstance(parsed["city"], str) and parsed["unit"] in ("C", "F")
 
 
-async def test_required_tool_choice_picks_a_listed_function(harness: Harness) -> None:
-    reply = await harness.client().chat.completions.create(
+async def test_required_tool_choice_picks_a_listed_function(local_harness: Harness) -> None:
+    reply = await local_harness.client().chat.completions.create(
         model=CHAT,
         messages=[{"role": "user", "content": "What time is it?"}],
         tools=[
@@ -183,8 +183,8 @@ async def test_required_tool_choice_picks_a_listed_function(harness: Harness) ->
     assert isinstance(json.loads(call.function.arguments), dict)
 
 
-async def test_local_rules_reject_what_the_engine_cannot_do(harness: Harness) -> None:
-    client = harness.client()
+async def test_local_rules_reject_what_the_engine_cannot_do(local_harness: Harness) -> None:
+    client = local_harness.client()
     with pytest.raises(openai.BadRequestError) as caught:
         await client.chat.completions.create(model=CHAT, messages=[{"role": "user", "content": "hi"}], n=2)
     assert caught.value.body["param"] == "n"
@@ -198,8 +198,8 @@ async def test_local_rules_reject_what_the_engine_cannot_do(harness: Harness) ->
     assert "'b'" in caught.value.message
 
 
-async def test_embeddings_float_and_base64(harness: Harness) -> None:
-    client = harness.client()
+async def test_embeddings_float_and_base64(local_harness: Harness) -> None:
+    client = local_harness.client()
     words = ["cat", "kitten", "stock market"]
     result = await client.embeddings.create(model=EMBED, input=words, encoding_format="float")
     vectors = np.array([d.embedding for d in result.data])
@@ -209,9 +209,9 @@ async def test_embeddings_float_and_base64(harness: Harness) -> None:
     # [CLS] word [SEP] for the two single-token words, [CLS] stock market [SEP] for the last.
     assert result.usage.prompt_tokens == 3 + 3 + 4
 
-    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {harness.key}"}) as http:
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {local_harness.key}"}) as http:
         async with http.post(
-            harness.base_url + "/embeddings",
+            local_harness.base_url + "/embeddings",
             json={"model": EMBED, "input": "cat", "encoding_format": "base64"},
         ) as response:
             body = await response.json()
@@ -222,8 +222,8 @@ async def test_embeddings_float_and_base64(harness: Harness) -> None:
     np.testing.assert_allclose(default.data[0].embedding, vectors[0], atol=1e-6)
 
 
-async def test_embedding_token_ids_input_and_wrong_dimensions(harness: Harness) -> None:
-    client = harness.client()
+async def test_embedding_token_ids_input_and_wrong_dimensions(local_harness: Harness) -> None:
+    client = local_harness.client()
     result = await client.embeddings.create(model=EMBED, input=[[101, 4937, 102]])
     assert len(result.data[0].embedding) == 384 and result.usage.prompt_tokens == 3
     with pytest.raises(openai.BadRequestError) as caught:
@@ -231,35 +231,37 @@ async def test_embedding_token_ids_input_and_wrong_dimensions(harness: Harness) 
     assert caught.value.body["param"] == "dimensions"
 
 
-async def test_models_list_marks_local_models(harness: Harness) -> None:
+async def test_models_list_marks_local_models(local_harness: Harness) -> None:
     async with aiohttp.ClientSession() as http:
-        async with http.get(harness.root_url + "/models") as response:
+        async with http.get(local_harness.root_url + "/models") as response:
             items = {m["id"]: m for m in (await response.json())["data"]}
     assert items[CHAT]["local"] is True and items[CHAT]["type"] == "chat-completion"
     assert items[EMBED]["local"] is True and items[EMBED]["type"] == "embedding"
     assert "local" not in items["gpt-4o"]
 
 
-async def test_a_public_id_aliased_to_a_local_engine_answers_as_the_local_model(harness: Harness) -> None:
+async def test_a_public_id_aliased_to_a_local_engine_answers_as_the_local_model(
+    local_harness: Harness,
+) -> None:
     from omnigate.settings import RouteSettings
 
-    router = harness.gateway.router
+    router = local_harness.gateway.router
     router._routes.insert(0, RouteSettings(model="gpt-4o-mini", provider="local", upstream_model=CHAT))
     router._cache.clear()
-    reply = await harness.client().chat.completions.create(
+    reply = await local_harness.client().chat.completions.create(
         model="gpt-4o-mini", messages=[{"role": "user", "content": "Say yes."}], max_tokens=5
     )
     assert reply.model == CHAT
-    assert harness.upstream.requests == []
+    assert local_harness.upstream.requests == []
 
 
-async def test_a_full_queue_answers_429_with_retry_after(harness: Harness) -> None:
-    engine = harness.gateway.local.chat[CHAT]
+async def test_a_full_queue_answers_429_with_retry_after(local_harness: Harness) -> None:
+    engine = local_harness.gateway.local.chat[CHAT]
     engine.scheduler.max_waiting = 0
     # Without the harness's catch-all route the busy engine is the only deployment left to try.
-    harness.gateway.router._routes = [r for r in harness.gateway.router._routes if r.model != "*"]
-    harness.gateway.router._cache.clear()
-    client = harness.client()
+    local_harness.gateway.router._routes = [r for r in local_harness.gateway.router._routes if r.model != "*"]
+    local_harness.gateway.router._cache.clear()
+    client = local_harness.client()
     long = await client.chat.completions.create(
         model=CHAT,
         messages=[{"role": "user", "content": "Tell a long story."}],
@@ -269,9 +271,9 @@ async def test_a_full_queue_answers_429_with_retry_after(harness: Harness) -> No
     )
     first = await long.__anext__()
     assert first.choices[0].delta.role == "assistant"
-    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {harness.key}"}) as http:
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {local_harness.key}"}) as http:
         async with http.post(
-            harness.base_url + "/chat/completions",
+            local_harness.base_url + "/chat/completions",
             json={"model": CHAT, "messages": [{"role": "user", "content": "hi"}]},
         ) as response:
             assert response.status == 429
@@ -279,11 +281,11 @@ async def test_a_full_queue_answers_429_with_retry_after(harness: Harness) -> No
     await long.close()
 
 
-async def test_disconnect_stops_the_generation_and_frees_the_model(harness: Harness) -> None:
-    engine = harness.gateway.local.chat[CHAT]
+async def test_disconnect_stops_the_generation_and_frees_the_model(local_harness: Harness) -> None:
+    engine = local_harness.gateway.local.chat[CHAT]
     async with aiohttp.ClientSession() as http:
         response = await http.post(
-            harness.base_url + "/chat/completions",
+            local_harness.base_url + "/chat/completions",
             json={
                 "model": CHAT,
                 "messages": [{"role": "user", "content": "Tell a very long story."}],
@@ -291,7 +293,7 @@ async def test_disconnect_stops_the_generation_and_frees_the_model(harness: Harn
                 "temperature": 0,
                 "stream": True,
             },
-            headers={"Authorization": f"Bearer {harness.key}"},
+            headers={"Authorization": f"Bearer {local_harness.key}"},
         )
         for _ in range(3):
             await response.content.readuntil(b"\n\n")
@@ -299,23 +301,23 @@ async def test_disconnect_stops_the_generation_and_frees_the_model(harness: Harn
     await eventually(lambda: not engine.scheduler._busy, timeout=5)
 
     async def recorded() -> bool:
-        await harness.flush()
-        return any(e.model == CHAT for e in harness.db.ledger_entries(harness.account_id))
+        await local_harness.flush()
+        return any(e.model == CHAT for e in local_harness.db.ledger_entries(local_harness.account_id))
 
     await eventually(recorded)
-    entry = [e for e in harness.db.ledger_entries(harness.account_id) if e.model == CHAT][-1]
+    entry = [e for e in local_harness.db.ledger_entries(local_harness.account_id) if e.model == CHAT][-1]
     assert 0 < entry.completion_tokens < 2000
 
 
 @pytest.mark.parametrize("stream", [False, True])
-async def test_stop_sequences_end_the_answer_before_them(harness: Harness, stream: bool) -> None:
+async def test_stop_sequences_end_the_answer_before_them(local_harness: Harness, stream: bool) -> None:
     request = {
         "model": CHAT,
         "messages": [{"role": "user", "content": "What is the capital of France? Answer in one word."}],
         "temperature": 0,
         "stop": ["Paris", "never appears"],
     }
-    client = harness.client()
+    client = local_harness.client()
     if stream:
         chunks = [c async for c in await client.chat.completions.create(**request, stream=True)]
         text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)

@@ -20,8 +20,8 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-async def test_create_stream_and_chain_on_the_local_model(harness: Harness) -> None:
-    client = harness.client()
+async def test_create_stream_and_chain_on_the_local_model(local_harness: Harness) -> None:
+    client = local_harness.client()
     first = await client.responses.create(
         model=CHAT, input="What is the capital of France? Answer in one word.", temperature=0
     )
@@ -52,10 +52,10 @@ WEATHER_TOOL = {
 }
 
 
-async def test_local_answers_match_openais_schemas(harness: Harness) -> None:
+async def test_local_answers_match_openais_schemas(local_harness: Harness) -> None:
     spec = load_spec()
-    url = f"{harness.base_url}/responses"
-    headers = {"Authorization": f"Bearer {harness.key}"}
+    url = f"{local_harness.base_url}/responses"
+    headers = {"Authorization": f"Bearer {local_harness.key}"}
     called = {
         "model": CHAT,
         "input": "What is the weather in Paris?",
@@ -82,8 +82,8 @@ async def test_local_answers_match_openais_schemas(harness: Harness) -> None:
         spec.validate_event(event)
 
 
-async def test_function_tool_round_trip_on_the_local_model(harness: Harness) -> None:
-    client = harness.client()
+async def test_function_tool_round_trip_on_the_local_model(local_harness: Harness) -> None:
+    client = local_harness.client()
     first = await client.responses.create(
         model=CHAT,
         input="What is the weather in Paris?",

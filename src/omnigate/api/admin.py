@@ -1,12 +1,15 @@
-"""Admin routes (an admin key is required): accounts, top-ups and keys over HTTP.
+"""Admin routes (an admin key is required): accounts, top-ups, keys and their limits over HTTP.
 
 The same operations as `omnigate accounts|keys ...`. Each writes to the database, records a change
-for the other servers, and updates this server's caches at once.
+for the other servers, and takes the result into this server's caches at once. The service's own
+key routes (/v1/keys) are in api/keys.py and share the helpers here.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import re
 from typing import Any
 
 import orjson
@@ -15,7 +18,22 @@ from aiohttp import web
 from omnigate.api.common import read_json
 from omnigate.errors import BODY_VALIDATION, ApiError, bad_request, not_found
 from omnigate.gateway import GATEWAY, Gateway
-from omnigate.store.db import AccountRow, KeyRow, StoreError
+from omnigate.http.scopes import SCOPES
+from omnigate.store.db import StoreError
+from omnigate.store.rows import BUDGET_PERIODS, NO_LIMITS, AccountRow, KeyRow, Limits
+
+# An Idempotency-Key makes a retried top-up count once; it becomes part of the ledger entry id.
+_IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+def limits_view(limits: Limits) -> dict[str, Any]:
+    return {
+        "rpm": limits.rpm,
+        "tpm": limits.tpm,
+        "concurrency": limits.concurrency,
+        "budget": limits.budget,
+        "budget_period": limits.budget_period if limits.budget is not None else None,
+    }
 
 
 def account_view(row: AccountRow) -> dict[str, Any]:
@@ -25,6 +43,7 @@ def account_view(row: AccountRow) -> dict[str, Any]:
         "balance": row.balance,
         "low_balance_threshold": row.low_balance_threshold,
         "updated_at": row.updated_at.isoformat(),
+        "limits": limits_view(row.limits),
     }
 
 
@@ -37,20 +56,22 @@ def key_view(row: KeyRow, account_name: str | None = None) -> dict[str, Any]:
         "admin": row.admin,
         "disabled": row.disabled,
         "created_at": row.created_at.isoformat(),
+        "scopes": list(row.scopes),
+        "limits": limits_view(row.limits),
     }
 
 
-def _json(data: Any, status: int = 200) -> web.Response:
+def json_response(data: Any, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
 
 
-def _admin(request: web.Request) -> Gateway:
+async def admin_gateway(request: web.Request) -> Gateway:
     gw = request.app[GATEWAY]
-    gw.keys.authenticate_admin(request.headers.get("Authorization"))
+    await gw.keys.authenticate_admin(request.headers.get("Authorization"))
     return gw
 
 
-async def _run(fn, *args, **kwargs):
+async def run_store(fn, *args, **kwargs):
     """Run a store call in a thread; refusals become 4xx errors."""
     try:
         return await asyncio.to_thread(fn, *args, **kwargs)
@@ -63,7 +84,7 @@ async def _run(fn, *args, **kwargs):
         raise bad_request(message) from exc
 
 
-def _field(body: dict, name: str, kind: type, *, required: bool = True, default: Any = None) -> Any:
+def field(body: dict, name: str, kind: type, *, required: bool = True, default: Any = None) -> Any:
     value = body.get(name, default)
     if value is None:
         if required:
@@ -75,62 +96,155 @@ def _field(body: dict, name: str, kind: type, *, required: bool = True, default:
     return value
 
 
+def parse_limits(body: dict, current: Limits = NO_LIMITS, *, path: str = "") -> Limits:
+    """The limits a body sets over `current`: a field left out keeps its value, null removes it."""
+    changes: dict[str, Any] = {}
+    for name, least in (("rpm", 1), ("tpm", 1), ("concurrency", 1), ("budget", 0)):
+        if name in body:
+            changes[name] = _count_or_none(body[name], path + name, least)
+    if "budget_period" in body:
+        period = body["budget_period"]
+        if period not in BUDGET_PERIODS:
+            raise bad_request(
+                f"{BODY_VALIDATION} {path}budget_period: Expected one of {', '.join(BUDGET_PERIODS)}",
+                param=path + "budget_period",
+            )
+        changes["budget_period"] = period
+    return dataclasses.replace(current, **changes)
+
+
+def _count_or_none(value: Any, name: str, least: int) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < least or value >= 2**53:
+        raise bad_request(f"{BODY_VALIDATION} {name}: Expected an integer >= {least}, or null", param=name)
+    return value
+
+
+def parse_scopes(value: Any, name: str = "scopes") -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(s, str) and s in SCOPES for s in value):
+        raise bad_request(f"{BODY_VALIDATION} {name}: Expected an array of {', '.join(SCOPES)}", param=name)
+    return tuple(dict.fromkeys(value))
+
+
+# -- accounts ---------------------------------------------------------------------------------
 async def create_account(request: web.Request) -> web.Response:
-    gw = _admin(request)
+    gw = await admin_gateway(request)
     body, _ = await read_json(request)
-    name = _field(body, "name", str)
-    threshold = _field(
+    name = field(body, "name", str)
+    threshold = field(
         body,
         "low_balance_threshold",
         int,
         required=False,
         default=gw.settings.billing.low_balance_threshold,
     )
-    row = await _run(gw.db.create_account, name, low_balance_threshold=threshold, origin=gw.sync.origin)
-    gw.book.refresh(row)
-    return _json(account_view(row), status=201)
+    row = await run_store(
+        gw.db.create_account,
+        name,
+        low_balance_threshold=threshold,
+        origin=gw.sync.origin,
+        limits=parse_limits(body),
+    )
+    await gw.sync.refresh_account(row.id)
+    return json_response(account_view(row), status=201)
 
 
 async def list_accounts(request: web.Request) -> web.Response:
-    gw = _admin(request)
-    rows = await _run(gw.db.list_accounts)
-    return _json({"object": "list", "data": [account_view(r) for r in rows]})
+    gw = await admin_gateway(request)
+    rows = await run_store(gw.db.list_accounts)
+    return json_response({"object": "list", "data": [account_view(r) for r in rows]})
 
 
 async def show_account(request: web.Request) -> web.Response:
-    gw = _admin(request)
-    row = await _run(gw.db.account, request.match_info["name"])
-    return _json(account_view(row))
+    gw = await admin_gateway(request)
+    row = await run_store(gw.db.account, request.match_info["name"])
+    return json_response(account_view(row))
+
+
+async def update_account(request: web.Request) -> web.Response:
+    gw = await admin_gateway(request)
+    body, _ = await read_json(request)
+    current = await run_store(gw.db.account, request.match_info["name"])
+    limits = parse_limits(body, current.limits)
+    row = await run_store(gw.db.set_account_limits, current.id, limits, origin=gw.sync.origin)
+    await gw.sync.refresh_account(row.id)
+    return json_response(account_view(row))
 
 
 async def top_up(request: web.Request) -> web.Response:
-    gw = _admin(request)
+    gw = await admin_gateway(request)
     body, _ = await read_json(request)
-    credits = _field(body, "credits", int)
-    note = _field(body, "note", str, required=False)
-    row = await _run(gw.db.top_up, request.match_info["name"], credits, origin=gw.sync.origin, note=note)
-    await gw.book.topped_up(row, credits)
-    return _json(account_view(row))
+    credits = field(body, "credits", int)
+    note = field(body, "note", str, required=False)
+    account = await run_store(gw.db.account, request.match_info["name"])
+    entry_id = None
+    if (idempotency_key := request.headers.get("Idempotency-Key")) is not None:
+        if not _IDEMPOTENCY_KEY.fullmatch(idempotency_key):
+            raise bad_request("Idempotency-Key: Expected 1-64 characters of A-Z a-z 0-9 . _ : -")
+        entry_id = f"topup-{account.id}-{idempotency_key}"
+    row, applied = await run_store(
+        gw.db.top_up, account.id, credits, origin=gw.sync.origin, note=note, entry_id=entry_id
+    )
+    if applied:
+        await gw.book.topped_up(row, credits)
+    row = await gw.sync.refresh_account(row.id)
+    return json_response({**account_view(row), "applied": applied})
 
 
+# -- keys -------------------------------------------------------------------------------------
 async def create_key(request: web.Request) -> web.Response:
-    gw = _admin(request)
+    gw = await admin_gateway(request)
     body, _ = await read_json(request)
-    account = _field(body, "account", str, required=False, default="default")
-    admin = _field(body, "admin", bool, required=False, default=False)
-    name = _field(body, "name", str, required=False, default="")
-    key, row = await _run(gw.db.create_key, account, admin=admin, name=name, origin=gw.sync.origin)
-    gw.book.refresh(await _run(gw.db.account, row.account_id))
-    gw.keys.put(row)
+    account = field(body, "account", str, required=False, default="default")
+    key, row = await new_key(
+        gw,
+        account,
+        admin=field(body, "admin", bool, required=False, default=False),
+        name=field(body, "name", str, required=False, default=""),
+        limits=parse_limits(body),
+        scopes=parse_scopes(body["scopes"]) if body.get("scopes") is not None else (),
+    )
     # The only time the key exists in clear text.
-    return _json({"key": key, **key_view(row, account)}, status=201)
+    return json_response({"key": key, **key_view(row, account)}, status=201)
+
+
+async def new_key(
+    gw: Gateway, account: str | int, *, admin: bool, name: str, limits: Limits, scopes: tuple[str, ...]
+) -> tuple[str, KeyRow]:
+    key, row = await run_store(
+        gw.db.create_key, account, admin=admin, name=name, origin=gw.sync.origin, limits=limits, scopes=scopes
+    )
+    await gw.sync.take_in_key(row)
+    return key, row
 
 
 async def list_keys(request: web.Request) -> web.Response:
-    gw = _admin(request)
-    rows = await _run(gw.db.list_keys)
-    names = {a.id: a.name for a in await _run(gw.db.list_accounts)}
-    return _json({"object": "list", "data": [key_view(r, names.get(r.account_id)) for r in rows]})
+    gw = await admin_gateway(request)
+    rows = await run_store(gw.db.list_keys)
+    names = {a.id: a.name for a in await run_store(gw.db.list_accounts)}
+    return json_response({"object": "list", "data": [key_view(r, names.get(r.account_id)) for r in rows]})
+
+
+async def update_key(request: web.Request) -> web.Response:
+    gw = await admin_gateway(request)
+    body, _ = await read_json(request)
+    current = await run_store(gw.db.key, request.match_info["prefix"])
+    row = await change_key(
+        gw,
+        current,
+        name=field(body, "name", str, required=False),
+        disabled=field(body, "disabled", bool, required=False),
+        limits=parse_limits(body, current.limits),
+        scopes=parse_scopes(body["scopes"]) if body.get("scopes") is not None else None,
+    )
+    return json_response(key_view(row))
+
+
+async def change_key(gw: Gateway, current: KeyRow, **changes: Any) -> KeyRow:
+    row = await run_store(gw.db.update_key, current.prefix, origin=gw.sync.origin, **changes)
+    await gw.sync.take_in_key(row)
+    return row
 
 
 async def disable_key(request: web.Request) -> web.Response:
@@ -142,7 +256,6 @@ async def enable_key(request: web.Request) -> web.Response:
 
 
 async def _set_disabled(request: web.Request, disabled: bool) -> web.Response:
-    gw = _admin(request)
-    row = await _run(gw.db.set_key_disabled, request.match_info["prefix"], disabled, origin=gw.sync.origin)
-    gw.keys.put(row)
-    return _json(key_view(row))
+    gw = await admin_gateway(request)
+    current = await run_store(gw.db.key, request.match_info["prefix"])
+    return json_response(key_view(await change_key(gw, current, disabled=disabled)))

@@ -10,7 +10,7 @@ from omnigate.gateway import GATEWAY
 
 async def balance(request: web.Request) -> web.Response:
     gw = request.app[GATEWAY]
-    key = gw.keys.authenticate(request.headers.get("Authorization"))
+    key = await gw.keys.authenticate(request.headers.get("Authorization"))
     account = await gw.book.view(key.account_id)
     credits = account.balance
     low = credits < account.low_balance_threshold

@@ -19,14 +19,17 @@ from aiohttp import web
 
 from omnigate.api.common import read_json, resolve_model, validate
 from omnigate.billing.book import InsufficientCredits, Reservation, Usage
+from omnigate.billing.limits import LimitExceeded
 from omnigate.billing.pricing import TokenRates
+from omnigate.billing.redis_book import CreditStoreUnavailable
 from omnigate.catalog.loader import Model
 from omnigate.errors import OUT_OF_CREDITS, ApiError
 from omnigate.gateway import GATEWAY, REQUEST_ID, Gateway
+from omnigate.http.scopes import require_scope
 from omnigate.providers.base import ChunkStream, UpstreamFailure
 from omnigate.routing.health import backoff_s
 from omnigate.routing.router import Deployment
-from omnigate.store.db import KeyRow
+from omnigate.store.rows import KeyRow
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -41,7 +44,7 @@ async def begin_call(
     generates_tokens: bool = True,
 ) -> Call:
     started = time.perf_counter()
-    key = request.app[GATEWAY].keys.authenticate(request.headers.get("Authorization"))
+    key = await request.app[GATEWAY].keys.authenticate(request.headers.get("Authorization"))
     body, raw = await read_json(request)
     return await start_call(
         request,
@@ -71,26 +74,45 @@ async def start_call(
     """`begin_call` past authentication and parsing, for routes that translate a body of another
     dialect first (Anthropic's /v1/messages)."""
     gw = request.app[GATEWAY]
+    require_scope(key, endpoint)
     model = resolve_model(gw.catalog, body, accepted=accepted, endpoint=endpoint)
     if check is not None:
         check(body)
     _name_the_output_budget(model, body)
     validate(model, body)
     deployments = gw.router.plan(model, max(1, gw.settings.routing.max_attempts))
-    rates = gw.rates(model)
+    rates = gw.rates(model, deployments)
     worst_case = 0
     if rates is not None:
         output = _max_output_tokens(gw, model, body) if generates_tokens else 0
         # Every prompt token spans at least one byte of the body, so its size bounds the prompt.
         worst_case = rates.worst_case(raw_size, output)
-    try:
-        reservation = await gw.book.reserve(key.account_id, worst_case)
-    except InsufficientCredits as exc:
-        detail = f"This request may cost up to {exc.needed} credits; {exc.available} are available."
-        raise ApiError(403, f"{OUT_OF_CREDITS} ({detail})", code="insufficient_credits") from exc
+    reservation = await reserve(gw, key, worst_case)
     return Call(
         gw, request, key, model, body, deployments, rates, reservation, math.ceil(raw_size / 4), started
     )
+
+
+async def reserve(gw: Gateway, key: KeyRow, credits: int) -> Reservation:
+    """Hold `credits` for a request of `key`, or the error that refuses it: 429 past a rate limit
+    or budget, 403 out of credits, 503 when the credit store does not answer."""
+    try:
+        return await gw.book.reserve(key, credits)
+    except InsufficientCredits as exc:
+        detail = f"This request may cost up to {exc.needed} credits; {exc.available} are available."
+        raise ApiError(403, f"{OUT_OF_CREDITS} ({detail})", code="insufficient_credits") from exc
+    except LimitExceeded as exc:
+        headers = {}
+        if exc.retry_after_s is not None:
+            headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
+        code = "rate_limit_exceeded" if exc.status == 429 else "budget_exhausted"
+        raise ApiError(exc.status, exc.message, code=code, headers=headers) from exc
+    except CreditStoreUnavailable as exc:
+        raise ApiError(
+            503,
+            "Service unavailable: the credit store did not answer; try again.",
+            code="credit_store_unavailable",
+        ) from exc
 
 
 def _name_the_output_budget(model: Model, body: dict) -> None:

@@ -56,7 +56,7 @@ async def _begin(request: web.Request) -> tuple[Call, tuple[str, ...]]:
     """`begin_call`'s steps, on the translated body: authenticate, parse, resolve the model,
     validate against its (OpenAI-shaped) rules, find deployments, reserve the worst case."""
     started = time.perf_counter()
-    key = request.app[GATEWAY].keys.authenticate(_authorization(request))
+    key = await request.app[GATEWAY].keys.authenticate(_authorization(request))
     original, raw = await read_json(request)
     try:
         body = to_chat_body(original)

@@ -66,7 +66,7 @@ async def create_response(request: web.Request) -> web.StreamResponse:
 async def _begin(request: web.Request) -> tuple[Call, Turn]:
     started = time.perf_counter()
     gw = request.app[GATEWAY]
-    key = gw.keys.authenticate(request.headers.get("Authorization"))
+    key = await gw.keys.authenticate(request.headers.get("Authorization"))
     original, raw = await read_json(request)
     previous = original.get("previous_response_id")
     history: list[dict[str, Any]] = []
@@ -169,7 +169,7 @@ def _json(body: object) -> web.Response:
 
 async def get_response(request: web.Request) -> web.Response:
     gw = request.app[GATEWAY]
-    key = gw.keys.authenticate(request.headers.get("Authorization"))
+    key = await gw.keys.authenticate(request.headers.get("Authorization"))
     row = await storage.load(gw.db, request.match_info["response_id"], key.account_id)
     response = orjson.loads(row.output)
     response.setdefault("output_text", output_text(response.get("output") or []))
@@ -178,7 +178,7 @@ async def get_response(request: web.Request) -> web.Response:
 
 async def delete_response(request: web.Request) -> web.Response:
     gw = request.app[GATEWAY]
-    key = gw.keys.authenticate(request.headers.get("Authorization"))
+    key = await gw.keys.authenticate(request.headers.get("Authorization"))
     response_id = request.match_info["response_id"]
     await storage.load(gw.db, response_id, key.account_id)  # 404 for unknown or foreign ids
     await storage.delete(gw.db, response_id, key.account_id)
@@ -187,7 +187,7 @@ async def delete_response(request: web.Request) -> web.Response:
 
 async def list_input_items(request: web.Request) -> web.Response:
     gw = request.app[GATEWAY]
-    key = gw.keys.authenticate(request.headers.get("Authorization"))
+    key = await gw.keys.authenticate(request.headers.get("Authorization"))
     row = await storage.load(gw.db, request.match_info["response_id"], key.account_id)
     items: list[dict[str, Any]] = orjson.loads(row.input)
     order = request.query.get("order", "desc")
