@@ -209,8 +209,7 @@ class LlamaChatEngine:
         import llama_cpp
         from llama_cpp.llama_grammar import LlamaGrammar
 
-        if generation.prompt is None:
-            self.prepare(generation)
+        assert generation.prompt is not None, "open_stream prepares every generation"
         llm = self._llm
         tokens = generation.prompt
         room = self.n_ctx - len(tokens)
