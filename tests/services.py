@@ -4,9 +4,19 @@ and fresh, isolated places in them (a PostgreSQL schema, a Redis key prefix) for
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
+import pytest
 import redis
 from sqlalchemy import create_engine, text
 
@@ -63,3 +73,95 @@ def redis_prefix() -> Iterator[str]:
         for key in client.scan_iter(f"{prefix}*"):
             client.delete(key)
         client.close()
+
+
+@dataclass
+class PrivateService:
+    """A server of our own for a fault test to stop, pause and restart without disturbing others."""
+
+    url: str
+    process: subprocess.Popen | None = None
+    restart: Callable[[], None] = lambda: None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for_port(port: int, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def private_redis() -> Iterator[PrivateService]:
+    """A redis-server of our own (SIGSTOP it to see what a hung Redis does)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed")
+    port = _free_port()
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for_port(port)
+        yield PrivateService(f"redis://127.0.0.1:{port}/0", process)
+    finally:
+        process.send_signal(signal.SIGCONT)
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@contextlib.contextmanager
+def private_postgres() -> Iterator[PrivateService]:
+    """A PostgreSQL cluster of our own (restart it under load). As root, the server runs as the
+    `postgres` user, which PostgreSQL requires; its folder is outside pytest's (private) tmp."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+    if not found:
+        pytest.skip("PostgreSQL's server binaries are not installed")
+    bin_dir = found[-1].parent
+    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    folder = Path(tempfile.mkdtemp(prefix="omnigate-pg-"))
+    data = folder / "pgdata"
+    data.mkdir(parents=True)
+    if as_postgres:
+        shutil.chown(folder, "postgres")
+        shutil.chown(data, "postgres")
+    port = _free_port()
+    subprocess.run(
+        [*as_postgres, str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
+        check=True,
+        capture_output=True,
+    )
+    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"
+    ctl = [
+        *as_postgres,
+        str(bin_dir / "pg_ctl"),
+        "-D",
+        str(data),
+        "-o",
+        options,
+        "-w",
+        "-l",
+        str(folder / "pg.log"),
+    ]
+
+    def restart() -> None:
+        subprocess.run([*ctl, "-m", "fast", "restart"], check=True, capture_output=True)
+
+    subprocess.run([*ctl, "start"], check=True, capture_output=True)
+    try:
+        yield PrivateService(f"postgresql://postgres@127.0.0.1:{port}/postgres", restart=restart)
+    finally:
+        subprocess.run([*ctl, "-m", "immediate", "stop"], capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)

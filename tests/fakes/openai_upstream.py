@@ -261,7 +261,8 @@ class FakeOpenAIUpstream:
     Responses API (tests/fakes/openai_responses.py).
 
     Knobs tests set between requests: ``fail_next`` (queue of failures, one popped per
-    generation request: an int HTTP status, ``"hang"``, ``"disconnect"``, ``"midstream"``, or
+    generation request: an int HTTP status, ``"hang"``, ``"disconnect"``, ``"midstream"``,
+    ``"malformed"`` (a chat stream whose third event is not JSON), or
     for Responses streams one of ``STREAM_EVENT_FAILURES``), ``chunk_delay`` and
     ``hang_seconds``. Observations: ``requests`` (with their ``paths``), ``headers``,
     ``stream_cancelled`` and ``fidelity_errors``.
@@ -481,7 +482,7 @@ class FakeOpenAIUpstream:
             return web.Response()  # never written: the transport is already closed
         if isinstance(action, int) and not isinstance(action, bool):
             return self._error(action)
-        if action not in (None, "midstream", *STREAM_EVENT_FAILURES):
+        if action not in (None, "midstream", "malformed", *STREAM_EVENT_FAILURES):
             raise _UpstreamError(
                 500, f"fake upstream: unknown fail_next item {action!r}", type_="server_error"
             )
@@ -508,6 +509,8 @@ class FakeOpenAIUpstream:
             include_usage = isinstance(options, dict) and options.get("include_usage") is True
             chunks = self._chunks(plan, completion_id, created, include_usage=include_usage)
             events = [b"data: " + orjson.dumps(c) + b"\n\n" for c in chunks]
+            if action == "malformed":  # what a proxy that mangles a stream sends
+                events[2:2] = [b'data: {"id": "chatcmpl-x", "choices": [{"delta": \n\n']
             events.append(b"data: [DONE]\n\n")
             return await self.send_stream(request, events, midstream=action == "midstream")
         return await send_json(request, self._completion(plan, completion_id, created), action)
