@@ -28,6 +28,8 @@ Auth = Literal["none", "key", "admin", "anthropic"]
 BODY_ERRORS = (400, 404, 409, 413)
 MODEL_CALL_ERRORS = (400, 403, 404, 413, 429, 502, 503, 504)
 STORED_ERRORS = (400, 404)
+# What api/admin.py accepts as an Idempotency-Key (another answers 400).
+IDEMPOTENCY_KEY: Schema = {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,64}$"}
 
 # The `model` enum of each family: the catalogue types its endpoint accepts (api/*.py `accepted`).
 MODEL_FAMILIES = {
@@ -47,11 +49,11 @@ class Operation:
     status: int = 200
     streams: bool = False  # with `stream: true` the answer is server-sent events
     errors: tuple[int, ...] = ()
-    query: tuple[Schema, ...] = ()
+    parameters: tuple[Schema, ...] = ()  # beyond the path's own
 
 
-def _query(name: str, schema: Schema) -> Schema:
-    return {"name": name, "in": "query", "required": False, "schema": schema}
+def _optional(where: str, name: str, schema: Schema) -> Schema:
+    return {"name": name, "in": where, "required": False, "schema": schema}
 
 
 OPERATIONS: dict[tuple[str, str], Operation] = {
@@ -100,10 +102,10 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "key",
         "List",
         errors=STORED_ERRORS,
-        query=(
-            _query("limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}),
-            _query("order", {"type": "string", "enum": ["asc", "desc"], "default": "desc"}),
-            _query("after", {"type": "string"}),
+        parameters=(
+            _optional("query", "limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}),
+            _optional("query", "order", {"type": "string", "enum": ["asc", "desc"], "default": "desc"}),
+            _optional("query", "after", {"type": "string"}),
         ),
     ),
     ("GET", "/v1/billing/balance"): Operation("The key's account balance", "billing", "key", "Balance"),
@@ -114,8 +116,18 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", "/v1/admin/accounts/{name}"): Operation(
         "One account", "admin", "admin", "Account", errors=(404,)
     ),
+    ("PATCH", "/v1/admin/accounts/{name}"): Operation(
+        "Change an account's limits", "admin", "admin", "Account", "AccountLimits", errors=BODY_ERRORS
+    ),
     ("POST", "/v1/admin/accounts/{name}/topup"): Operation(
-        "Add credits to an account", "admin", "admin", "Account", "TopUpRequest", errors=BODY_ERRORS
+        "Add credits to an account",
+        "admin",
+        "admin",
+        "Account",
+        "TopUpRequest",
+        errors=BODY_ERRORS,
+        # The same key again changes nothing and answers as the first time did.
+        parameters=(_optional("header", "Idempotency-Key", IDEMPOTENCY_KEY),),
     ),
     ("GET", "/v1/admin/keys"): Operation("Keys", "admin", "admin", "List"),
     ("POST", "/v1/admin/keys"): Operation(
@@ -127,12 +139,32 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         status=201,
         errors=BODY_ERRORS,
     ),
+    ("PATCH", "/v1/admin/keys/{prefix}"): Operation(
+        "Change a key", "admin", "admin", "Key", "KeyUpdate", errors=BODY_ERRORS
+    ),
     ("POST", "/v1/admin/keys/{prefix}/disable"): Operation(
         "Disable a key", "admin", "admin", "Key", errors=(404,)
     ),
     ("POST", "/v1/admin/keys/{prefix}/enable"): Operation(
         "Enable a key", "admin", "admin", "Key", errors=(404,)
     ),
+    ("GET", "/v1/keys"): Operation("Keys, in the service's shape", "keys", "admin", "ServiceKeys"),
+    ("POST", "/v1/keys"): Operation(
+        "Create a key (shown once)",
+        "keys",
+        "admin",
+        "ServiceKey",
+        "ServiceKeyRequest",
+        status=201,
+        errors=BODY_ERRORS,
+    ),
+    ("PATCH", "/v1/keys/{prefix}"): Operation(
+        "Change a key", "keys", "admin", "ServiceKey", "ServiceKeyUpdate", errors=BODY_ERRORS
+    ),
+    ("DELETE", "/v1/keys/{prefix}"): Operation(
+        "Delete a key", "keys", "admin", "ServiceKeyDeleted", errors=(404,)
+    ),
+    ("GET", "/v1/key"): Operation("The calling key's own settings and use", "keys", "key", "ServiceKey"),
 }
 
 _SECURITY: dict[Auth, list[dict[str, list[str]]]] = {
@@ -201,8 +233,8 @@ def _operation(method: str, path: str, op: Operation) -> dict[str, Any]:
         "security": _SECURITY[op.auth],
         "responses": responses,
     }
-    if parameters or op.query:
-        out["parameters"] = [*parameters, *op.query]
+    if parameters or op.parameters:
+        out["parameters"] = [*parameters, *op.parameters]
     if op.body is not None:
         out["requestBody"] = {"required": True, "content": {"application/json": {"schema": ref(op.body)}}}
     return out

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from omnigate.api.keys import RETENTIONS
+from omnigate.http.scopes import SCOPES
+from omnigate.store.rows import BUDGET_PERIODS
+
 Schema = dict[str, Any]
 
 
@@ -342,16 +346,63 @@ MESSAGES_REQUEST = _obj(
     ("model", "max_tokens", "messages"),
 )
 
+# Limits on an account or key (api/admin.py parse_limits): null removes one.
+_LIMIT_COUNT: Schema = {"type": "integer", "minimum": 1, "nullable": True}
+_LIMITS_FIELDS: dict[str, Schema] = {
+    "rpm": _LIMIT_COUNT,
+    "tpm": _LIMIT_COUNT,
+    "concurrency": _LIMIT_COUNT,
+    "budget": {"type": "integer", "minimum": 0, "nullable": True},
+    "budget_period": _enum(*BUDGET_PERIODS),
+}
+_SCOPES: Schema = {"type": "array", "items": _enum(*SCOPES)}
 ACCOUNT_REQUEST = _obj(
-    {"name": {"type": "string", "minLength": 1}, "low_balance_threshold": {"type": "integer", "minimum": 0}},
+    {
+        "name": {"type": "string", "minLength": 1},
+        "low_balance_threshold": {"type": "integer", "minimum": 0},
+        **_LIMITS_FIELDS,
+    },
     ("name",),
 )
 TOP_UP_REQUEST = _obj({"credits": {"type": "integer"}, "note": {"type": "string"}}, ("credits",))
-KEY_REQUEST = _obj({"account": {"type": "string"}, "admin": {"type": "boolean"}, "name": {"type": "string"}})
+KEY_REQUEST = _obj(
+    {
+        "account": {"type": "string"},
+        "admin": {"type": "boolean"},
+        "name": {"type": "string"},
+        "scopes": _SCOPES,
+        **_LIMITS_FIELDS,
+    }
+)
+KEY_UPDATE = _obj(
+    {"name": {"type": "string"}, "disabled": {"type": "boolean"}, "scopes": _SCOPES, **_LIMITS_FIELDS}
+)
+# The service's own key routes (/v1/keys): a spending limit in USD, and our rate limits beside it.
+_SERVICE_LIMITS: dict[str, Schema] = {
+    "limit": _obj(
+        {"retention": _enum(*RETENTIONS), "threshold": {"type": "number", "minimum": 0}},
+        ("threshold",),
+        nullable=True,
+    ),
+    "rate_limits": _obj({name: _LIMIT_COUNT for name in ("rpm", "tpm", "concurrency")}),
+}
+SERVICE_KEY_REQUEST = _obj(
+    {
+        "account": {"type": "string"},
+        "admin": {"type": "boolean"},
+        "name": {"type": "string"},
+        "scopes": _SCOPES,
+        **_SERVICE_LIMITS,
+    }
+)
+SERVICE_KEY_UPDATE = _obj(
+    {"name": {"type": "string"}, "disabled": {"type": "boolean"}, "scopes": _SCOPES, **_SERVICE_LIMITS}
+)
 
 _LIST: Schema = _obj(
     {"object": _enum("list"), "data": {"type": "array", "items": {"type": "object"}}}, ("data",)
 )
+_LIMITS = _obj({**_LIMITS_FIELDS, "budget_period": {**_enum(*BUDGET_PERIODS), "nullable": True}})
 _ACCOUNT = _obj(
     {
         "id": {"type": "integer"},
@@ -359,6 +410,7 @@ _ACCOUNT = _obj(
         "balance": {"type": "integer"},
         "low_balance_threshold": {"type": "integer"},
         "updated_at": {"type": "string"},
+        "limits": _LIMITS,
     },
     ("id", "name", "balance"),
 )
@@ -371,9 +423,31 @@ _KEY = _obj(
         "admin": {"type": "boolean"},
         "disabled": {"type": "boolean"},
         "created_at": {"type": "string"},
+        "scopes": _SCOPES,
+        "limits": _LIMITS,
     },
     ("prefix", "admin", "disabled"),
 )
+_SERVICE_KEY = _obj(
+    {
+        "prefix": {"type": "string"},
+        "name": {"type": "string"},
+        "disabled": {"type": "boolean"},
+        "scopes": _SCOPES,
+        "limit": _SERVICE_LIMITS["limit"],
+        "rate_limits": _SERVICE_LIMITS["rate_limits"],
+        "monthly_usage": {"type": "number"},
+        "account": {"type": "string", "nullable": True},
+        "admin": {"type": "boolean"},
+        "key": {"type": "string", "description": "Only when the key is created"},
+    },
+    ("prefix", "disabled"),
+)
+
+
+def _data(schema: Schema) -> Schema:
+    return _obj({"data": schema}, ("data",))
+
 
 # The one error body every route but /v1/messages sends (errors.py error_payload): OpenAI's
 # `error` object and the service's own fields side by side.
@@ -417,6 +491,10 @@ COMPONENTS: dict[str, Schema] = {
     "AccountRequest": ACCOUNT_REQUEST,
     "TopUpRequest": TOP_UP_REQUEST,
     "KeyRequest": KEY_REQUEST,
+    "KeyUpdate": KEY_UPDATE,
+    "AccountLimits": _obj(_LIMITS_FIELDS),
+    "ServiceKeyRequest": SERVICE_KEY_REQUEST,
+    "ServiceKeyUpdate": SERVICE_KEY_UPDATE,
     "ChatCompletion": _obj(
         {
             "id": {"type": "string"},
@@ -465,6 +543,11 @@ COMPONENTS: dict[str, Schema] = {
     "Account": _ACCOUNT,
     "Key": _KEY,
     "CreatedKey": {"allOf": [_KEY, _obj({"key": {"type": "string"}}, ("key",))]},
+    "ServiceKey": _data(_SERVICE_KEY),
+    "ServiceKeys": _data({"type": "array", "items": _SERVICE_KEY}),
+    "ServiceKeyDeleted": _data(
+        _obj({"prefix": {"type": "string"}, "deleted": {"type": "boolean"}}, ("prefix", "deleted"))
+    ),
     "EventStream": _SSE,
     "OpenAPI": {"type": "object"},
 }
