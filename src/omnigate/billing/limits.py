@@ -41,6 +41,23 @@ class Period:
     end: datetime | None
 
 
+# The last period computed of each kind, with its bounds as timestamps.
+_current: dict[str, tuple[Period, float, float]] = {}
+
+
+def current_period(kind: str, now: float) -> Period:
+    """`budget_period` for the timestamp `now`, remembered until the period ends: the request
+    path asks for it on every request of a budgeted key."""
+    found = _current.get(kind)
+    if found is None or not found[1] <= now < found[2]:
+        period = budget_period(kind, datetime.fromtimestamp(now, UTC))
+        bounds = (0.0, float("inf"))
+        if period.start and period.end:
+            bounds = (period.start.timestamp(), period.end.timestamp())
+        found = _current[kind] = (period, *bounds)
+    return found[0]
+
+
 def budget_period(kind: str, at: datetime) -> Period:
     """The budget period of kind `kind` that `at` falls in (UTC)."""
     day = datetime(at.year, at.month, at.day, tzinfo=UTC)
@@ -85,7 +102,7 @@ def check(meter: Meter, limits: Limits, amount: int, now: float, subject: str) -
         if wait > 0:
             raise too_many_tokens(subject, limits, wait)
     if limits.budget is not None and amount > 0:
-        period = budget_period(limits.budget_period, datetime.fromtimestamp(now, UTC))
+        period = current_period(limits.budget_period, now)
         spent = meter.spent if meter.period == period.stamp else 0
         if spent + meter.held + amount > limits.budget:
             raise budget_exceeded(subject, limits, spent, amount, now)
@@ -108,7 +125,7 @@ def give_back(meter: Meter, amount: int) -> None:
 def charge(meter: Meter, limits: Limits, credits: int, tokens: int, now: float) -> None:
     """Count what a finished request used against the budget and the token bucket."""
     if limits.budget is not None:
-        period = budget_period(limits.budget_period, datetime.fromtimestamp(now, UTC)).stamp
+        period = current_period(limits.budget_period, now).stamp
         if meter.period != period:
             meter.period, meter.spent = period, 0
         meter.spent += credits
@@ -141,7 +158,7 @@ def too_many_tokens(subject: str, limits: Limits, wait_s: float) -> LimitExceede
 
 
 def budget_exceeded(subject: str, limits: Limits, spent: int, amount: int, now: float) -> LimitExceeded:
-    period = budget_period(limits.budget_period, datetime.fromtimestamp(now, UTC))
+    period = current_period(limits.budget_period, now)
     left = max((limits.budget or 0) - spent, 0)
     detail = f"{left} of its {limits.budget} credits are left and this request may cost up to {amount}"
     if period.end is None:

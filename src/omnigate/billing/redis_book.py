@@ -17,12 +17,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import redis
-import redis.asyncio as aioredis
 
 from omnigate.billing import limits as lim
 from omnigate.billing import redis_scripts as scripts
@@ -35,6 +35,7 @@ from omnigate.billing.book import (
     Usage,
 )
 from omnigate.billing.outbox import Outbox, Record
+from omnigate.billing.resp import RespClient
 from omnigate.store.rows import AccountRow, KeyRow, Limits
 
 log = logging.getLogger(__name__)
@@ -90,13 +91,7 @@ class RedisCreditBook(LedgerQueue):
         super().__init__(origin, outbox)
         self.prefix = prefix
         self.worker = origin
-        self._redis = aioredis.Redis.from_url(
-            url, socket_timeout=TIMEOUT_S, socket_connect_timeout=TIMEOUT_S, health_check_interval=30
-        )
-        self._reserve = self._redis.register_script(scripts.RESERVE)
-        self._top_off = self._redis.register_script(scripts.TOP_OFF)
-        self._apply = self._redis.register_script(scripts.APPLY)
-        self._top_up = self._redis.register_script(scripts.TOP_UP)
+        self._redis = RespClient(url, timeout_s=TIMEOUT_S)
         self._ops: list[Op] = []
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -125,20 +120,21 @@ class RedisCreditBook(LedgerQueue):
                 await task
         # Whatever this worker still holds is released at once, not after the heartbeat expires.
         with contextlib.suppress(redis.RedisError):
-            await self._redis.delete(f"{self.prefix}worker:{self.worker}")
-        await self._redis.aclose()
+            await self._redis.call("DEL", f"{self.prefix}worker:{self.worker}")
+        await self._redis.close()
 
     # -- the request path ----------------------------------------------------------------------
     async def reserve(self, key: KeyRow, amount: int) -> Reservation:
         state = self.accounts[key.account_id]
         reservation = self._new_reservation(key, amount)
-        now = datetime.now(UTC)
+        now = time.time()
         account_args = self._subject_args(state.limits, self.account_meters.get(state.id), now)
         key_args = self._subject_args(key.limits, self.key_meters.get(key.prefix), now)
         try:
-            result = await self._reserve(
-                keys=[account_key(self.prefix, state.id), key_key(self.prefix, key.prefix)],
-                args=[
+            result = await self._redis.eval(
+                scripts.RESERVE,
+                [account_key(self.prefix, state.id), key_key(self.prefix, key.prefix)],
+                [
                     self.prefix,
                     self.worker,
                     reservation.id,
@@ -162,12 +158,12 @@ class RedisCreditBook(LedgerQueue):
             raise self._refusal(key, state.limits, amount, [int(v) for v in result[1:]])
         return reservation
 
-    def _subject_args(self, limits: Limits, meter: lim.Meter | None, now: datetime) -> list[Any]:
+    def _subject_args(self, limits: Limits, meter: lim.Meter | None, now: float) -> list[Any]:
         if not limits.any:
             return ["0", "", "", "", "", "", ""]
         stamp, seed = "", 0
         if limits.budget is not None:
-            stamp = lim.budget_period(limits.budget_period, now).stamp
+            stamp = lim.current_period(limits.budget_period, now).stamp
             seed = meter.spent if meter is not None and meter.period == stamp else 0
         return [
             "1",
@@ -217,12 +213,13 @@ class RedisCreditBook(LedgerQueue):
     async def _hold_more(self, reservation: Reservation, extra: int) -> int:
         try:
             return int(
-                await self._top_off(
-                    keys=[
+                await self._redis.eval(
+                    scripts.TOP_OFF,
+                    [
                         account_key(self.prefix, reservation.account_id),
                         key_key(self.prefix, reservation.key.prefix),
                     ],
-                    args=[self.prefix, self.worker, extra, "1" if reservation.keyed else "0"],
+                    [self.prefix, self.worker, extra, "1" if reservation.keyed else "0"],
                 )
             )
         except redis.RedisError as exc:
@@ -315,7 +312,7 @@ class RedisCreditBook(LedgerQueue):
                 _stamp(key_limits, op.at),
                 key_limits.tpm or 0,
             ]
-        await self._apply(keys=list(keys), args=args)
+        await self._redis.eval(scripts.APPLY, list(keys), args)
 
     async def replay(self, worker: str, records: list[Record]) -> None:
         """Apply a dead worker's outbox (it may have applied some of it already: APPLY skips those)."""
@@ -325,16 +322,15 @@ class RedisCreditBook(LedgerQueue):
 
     # -- the rest ------------------------------------------------------------------------------
     async def topped_up(self, row: AccountRow, credits: int) -> None:
-        await self._top_up(keys=[account_key(self.prefix, row.id)], args=[credits])
+        await self._redis.eval(scripts.TOP_UP, [account_key(self.prefix, row.id)], [credits])
 
     async def view(self, account_id: int) -> BalanceView:
         """The live balance, less this worker's charges that Redis does not show yet (read with
         the last sequence number Redis applied, so a batch landing meanwhile is not counted twice)."""
         state = self.accounts[account_id]
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hget(account_key(self.prefix, account_id), "balance")
-            pipe.get(f"{self.prefix}applied:{self.worker}")
-            live, applied = await pipe.execute()
+        live, applied = await self._redis.eval(
+            scripts.BALANCE, [account_key(self.prefix, account_id), f"{self.prefix}applied:{self.worker}"], []
+        )
         if live is None:
             return BalanceView(state.balance, state.low_balance_threshold, state.updated_at)
         last = int(applied or 0)
@@ -342,7 +338,7 @@ class RedisCreditBook(LedgerQueue):
         return BalanceView(int(live) - unapplied, state.low_balance_threshold, state.updated_at)
 
     async def _beat(self) -> None:
-        await self._redis.set(f"{self.prefix}worker:{self.worker}", 1, ex=HEARTBEAT_TTL_S)
+        await self._redis.call("SET", f"{self.prefix}worker:{self.worker}", 1, "EX", HEARTBEAT_TTL_S)
 
     async def _keep_alive(self) -> None:
         while True:
@@ -356,4 +352,4 @@ class RedisCreditBook(LedgerQueue):
 def _stamp(limits: Limits, at: datetime | None) -> str:
     if limits.budget is None:
         return ""
-    return lim.budget_period(limits.budget_period, at or datetime.now(UTC)).stamp
+    return lim.current_period(limits.budget_period, at.timestamp() if at else time.time()).stamp

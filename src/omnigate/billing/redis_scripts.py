@@ -181,3 +181,7 @@ return applied
 # KEYS: account hash. ARGV: credits. A missing hash starts later from the database, which already
 # holds the top-up.
 TOP_UP = "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HINCRBY', KEYS[1], 'balance', ARGV[1]) end"
+
+# KEYS: account hash, the worker's applied sequence key. The live balance and the last charge of
+# the worker that reached it, read together.
+BALANCE = "return {redis.call('HGET', KEYS[1], 'balance'), redis.call('GET', KEYS[2])}"

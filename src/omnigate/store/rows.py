@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 # How often a credit budget starts again ("total": never, the service's `no_reset`).
@@ -18,10 +18,12 @@ class Limits:
     concurrency: int | None = None  # requests in flight at once
     budget: int | None = None  # credits per budget period
     budget_period: str = "month"
+    # Whether any limit is set: read on every request, so computed once.
+    any: bool = field(init=False, repr=False, compare=False)
 
-    @property
-    def any(self) -> bool:
-        return any(v is not None for v in (self.rpm, self.tpm, self.concurrency, self.budget))
+    def __post_init__(self) -> None:
+        limited = any(v is not None for v in (self.rpm, self.tpm, self.concurrency, self.budget))
+        object.__setattr__(self, "any", limited)
 
 
 NO_LIMITS = Limits()
