@@ -7,7 +7,9 @@ The mock upstream is Debian's nginx returning a fixed chat completion and a fixe
 stream (no Python in the mock). Omnigate runs as `omnigate serve` with governance on: bearer
 auth, parameter rules, a priced model (credit reservation and settlement), usage in the ledger.
 The floor is bench/floor_proxy.py: the same server and client stack forwarding bytes, nothing
-else. Processes are pinned when there are two cores or more: the gateway under test on core 0,
+else. "redis" is Omnigate in its scaled-out mode: one worker with `[redis] url` (a redis-server of
+the benchmark's own) and a key with every limit set, so each request checks them.
+Processes are pinned when there are two cores or more: the gateway under test on core 0,
 nginx and the load generators on core 1, so the figures measure one gateway core.
 Prints a table and writes bench/results/gateway.json.
 """
@@ -38,6 +40,7 @@ from harness import (  # noqa: E402
     start_litellm,
     start_nginx,
     start_omnigate,
+    start_redis,
     streaming,
     wrk,
 )
@@ -97,7 +100,9 @@ def table(results: dict[str, dict]) -> str:
     ]
     names = list(results)
     ratios = [
-        (n, d) for n, d in (("omnigate", "litellm"), ("omnigate", "floor")) if n in results and d in results
+        (n, d)
+        for n, d in (("omnigate", "litellm"), ("omnigate", "floor"), ("redis", "omnigate"))
+        if n in results and d in results
     ]
     header = (
         f"{'':<26}"
@@ -182,6 +187,14 @@ def main() -> None:
                 Target("omnigate", omnigate.url, key, omnigate.proc.pid), args, client_core
             )
             omnigate.proc.terminate()
+
+            # The scaled-out mode: one worker with [redis] url, and a key whose limits are checked.
+            redis, redis_url = start_redis(work_dir, client_core)
+            procs.append(redis)
+            scaled, key = start_omnigate(work_dir, mock_url, gateway_core, redis_url=redis_url, limits=True)
+            procs.append(scaled.proc)
+            results["redis"] = measure(Target("redis", scaled.url, key, scaled.proc.pid), args, client_core)
+            scaled.proc.terminate()
 
             if not args.no_litellm:
                 litellm = start_litellm(work_dir, mock_url, gateway_core)

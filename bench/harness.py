@@ -180,13 +180,38 @@ def start_nginx(work: Path, port: int, core: str | None) -> subprocess.Popen:
     return start([nginx, "-p", str(work), "-c", str(conf)], port, core)
 
 
-def start_omnigate(work: Path, mock_url: str, core: str | None) -> tuple[Started, str]:
-    data = work / "omnigate"
-    config = work / "omnigate.toml"
+def start_redis(work: Path, core: str | None) -> tuple[subprocess.Popen, str]:
+    """A redis-server of the benchmark's own, on the clients' core, keeping nothing on disk."""
+    port = free_port()
+    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    return start([*command, "--dir", str(work)], port, core), f"redis://127.0.0.1:{port}/0"
+
+
+# The key's limits in the Redis run: high enough never to refuse, so every request pays for
+# checking them (requests, tokens, concurrency and a monthly budget).
+LIMIT_FLAGS = [
+    "--rpm",
+    "100000000",
+    "--tpm",
+    "1000000000000",
+    "--concurrency",
+    "100000",
+    "--budget",
+    str(10**15),
+]
+
+
+def start_omnigate(
+    work: Path, mock_url: str, core: str | None, *, redis_url: str = "", limits: bool = False
+) -> tuple[Started, str]:
+    data = work / ("omnigate-redis" if redis_url else "omnigate")
+    config = work / ("omnigate-redis.toml" if redis_url else "omnigate.toml")
     config.write_text(
         textwrap.dedent(
             f"""
             data_dir = "{data}"
+            [redis]
+            url = "{redis_url}"
             [engines]
             builtin = false
             [providers.mock]
@@ -217,7 +242,11 @@ def start_omnigate(work: Path, mock_url: str, core: str | None) -> tuple[Started
     env = {**os.environ, "OMNIGATE_CONFIG": str(config)}
     cli = [sys.executable, "-m", "omnigate.cli"]
     key = subprocess.run(
-        [*cli, "keys", "create", "--account", "default"], env=env, capture_output=True, text=True, check=True
+        [*cli, "keys", "create", "--account", "default", *(LIMIT_FLAGS if limits else [])],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     subprocess.run(
         [*cli, "accounts", "topup", "default", "--credits", str(10**15)],

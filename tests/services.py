@@ -25,13 +25,21 @@ POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 _POSTGRES_DRIVER_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
+def _missing(reason: str) -> str:
+    """A reason to skip, unless the run requires the services (CI sets OMNIGATE_REQUIRE_SERVICES:
+    there a skipped test of the scaled-out mode would be a test not run)."""
+    if os.environ.get("OMNIGATE_REQUIRE_SERVICES"):
+        raise RuntimeError(f"OMNIGATE_REQUIRE_SERVICES is set and {reason}")
+    return reason
+
+
 def redis_missing() -> str | None:
     """Why Redis cannot be used (for a skip reason), or None when it answers a ping."""
     try:
         redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
         return None
     except redis.RedisError as exc:
-        return f"Redis at {REDIS_URL} is not reachable ({type(exc).__name__})"
+        return _missing(f"Redis at {REDIS_URL} is not reachable ({type(exc).__name__})")
 
 
 def postgres_missing() -> str | None:
@@ -43,7 +51,7 @@ def postgres_missing() -> str | None:
         engine.dispose()
         return None
     except Exception as exc:  # any failure means: no server to test against
-        return f"PostgreSQL at 127.0.0.1:5432/test is not reachable ({type(exc).__name__})"
+        return _missing(f"PostgreSQL at 127.0.0.1:5432/test is not reachable ({type(exc).__name__})")
 
 
 @contextlib.contextmanager
@@ -107,7 +115,7 @@ def private_redis() -> Iterator[PrivateService]:
     """A redis-server of our own (SIGSTOP it to see what a hung Redis does)."""
     binary = shutil.which("redis-server")
     if binary is None:
-        pytest.skip("redis-server is not installed")
+        pytest.skip(_missing("redis-server is not installed"))
     port = _free_port()
     process = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
@@ -128,7 +136,7 @@ def private_postgres() -> Iterator[PrivateService]:
     `postgres` user, which PostgreSQL requires; its folder is outside pytest's (private) tmp."""
     found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
     if not found:
-        pytest.skip("PostgreSQL's server binaries are not installed")
+        pytest.skip(_missing("PostgreSQL's server binaries are not installed"))
     bin_dir = found[-1].parent
     as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     folder = Path(tempfile.mkdtemp(prefix="omnigate-pg-"))
