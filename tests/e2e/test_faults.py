@@ -156,4 +156,3 @@ async def test_postgresql_restarted_under_load_loses_nothing(tmp_path: Path) -> 
             assert sorted(charges) == sorted(result.answered)
             assert db.account(account.id).balance == db.ledger_sum(account.id)
             db.close()
-
