@@ -35,7 +35,7 @@ from omnigate.settings import load_settings
 from tests.fuzz.json_schemas import json_schemas
 from tests.server import funded_account
 
-# Per operation: 20 operations x 25 examples take about 40 s on 2 cores.
+# Per operation and per schema place: 30 tests of 25 examples take about 40 s on 2 cores.
 EXAMPLES = 25
 # The most tokens a generated request may ask the local chat model for.
 MAX_TOKENS = 4
