@@ -11,7 +11,7 @@ instead of one bad row holding back every account's charges.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -29,8 +29,10 @@ _COLUMNS = (
     "entry_id, account_id, amount, kind, key_prefix, model, request_id, prompt_tokens,"
     " completion_tokens, note, created_at"
 )
-# SQLite allows 32,766 parameters a statement; 11 a row.
-_SQLITE_ROWS_PER_STATEMENT = 2000
+# A batch goes to SQLite in chunks of these sizes (largest first; 11 parameters a row, under
+# SQLite's 32,766). Few sizes mean few distinct statements: SQLite's driver caches up to 128 per
+# connection, and one for every batch size seen grew the process by some 80 MB.
+_SQLITE_CHUNKS = (1024, 128, 16, 1)
 # Each unnest array is typed, so PostgreSQL takes the whole batch as one statement.
 _POSTGRES_INSERT = (
     f"INSERT INTO ledger ({_COLUMNS}) SELECT * FROM unnest("
@@ -115,8 +117,7 @@ class LedgerStore:
             inserted = conn.exec_driver_sql(_POSTGRES_INSERT, tuple(columns)).all()
         else:
             inserted = []
-            for start in range(0, len(rows), _SQLITE_ROWS_PER_STATEMENT):
-                chunk = rows[start : start + _SQLITE_ROWS_PER_STATEMENT]
+            for chunk in _chunks(rows):
                 values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
                 sql = (
                     f"INSERT INTO ledger ({_COLUMNS}) VALUES {values}"
@@ -201,6 +202,14 @@ class LedgerStore:
             query = query.where(ledger.c.key_prefix == key_prefix)
         with self.engine.connect() as conn:
             return -int(conn.scalar(query) or 0)
+
+
+def _chunks(rows: list[tuple]) -> Iterator[list[tuple]]:
+    start = 0
+    for size in _SQLITE_CHUNKS:
+        while len(rows) - start >= size:
+            yield rows[start : start + size]
+            start += size
 
 
 def _row(e: LedgerEntry, created: datetime) -> tuple:
