@@ -20,6 +20,8 @@ import logging
 import time
 from datetime import UTC, datetime
 
+import redis
+
 from omnigate.billing import limits as lim
 from omnigate.billing.book import CreditBook, Pending
 from omnigate.billing.outbox import Orphan, Outbox, orphans
@@ -76,7 +78,7 @@ class StateSync:
         clean = False
         try:
             await self.flush()
-            clean = not self._flush_failed and not self.book.take_pending()
+            clean = not self._flush_failed and self.book.settled_everywhere()
         except Exception:
             log.exception("the last flush failed; the outbox keeps the charges for the next start")
         if self.outbox is not None:
@@ -170,13 +172,15 @@ class StateSync:
             else:
                 replayed = True
             log.info(
-                "replayed %d ledger entries left by process %s (%d were new)",
+                "replayed the %d ledger entries left by process %s (%d credits were not in the ledger yet)",
                 len(records),
                 orphan.origin,
-                sum(1 for _ in written.deltas),
+                -sum(written.deltas.values()),
             )
         except Exception as exc:
-            if not is_transient(exc):
+            if is_transient(exc) or isinstance(exc, redis.RedisError):
+                log.warning("the outbox of %s waits for the next round: %s", orphan.origin, exc)
+            else:
                 log.exception("replaying the outbox of %s failed", orphan.origin)
         finally:
             orphan.release(replayed=replayed)

@@ -27,6 +27,12 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+@pytest.fixture
+async def harness(local_harness: Harness) -> Harness:
+    """What these tests check does not depend on the stack: SQLite only (each takes seconds)."""
+    return local_harness
+
+
 async def _post(harness: Harness, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {harness.key}"}) as http:
         async with http.post(harness.base_url + path, json=body) as response:

@@ -22,6 +22,9 @@ from omnigate.http.scopes import SCOPES
 from omnigate.store.db import StoreError
 from omnigate.store.rows import BUDGET_PERIODS, NO_LIMITS, AccountRow, KeyRow, Limits
 
+# Credits in one field: a million million USD, far beyond any real balance and well inside the
+# database's 64-bit integers.
+MAX_CREDITS = 2 * 10**18
 # An Idempotency-Key makes a retried top-up count once; it becomes part of the ledger entry id.
 _IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
@@ -93,6 +96,8 @@ def field(body: dict, name: str, kind: type, *, required: bool = True, default: 
     # bool is an int in Python; a JSON true is not a number of credits.
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise bad_request(f"{BODY_VALIDATION} {name}: Expected {kind.__name__}", param=name)
+    if kind is int and not -MAX_CREDITS <= value <= MAX_CREDITS:
+        raise bad_request(f"{BODY_VALIDATION} {name}: Expected a number within ±{MAX_CREDITS}", param=name)
     return value
 
 

@@ -181,7 +181,9 @@ class Call:
                 result = await send_one(deployment)
             except UpstreamFailure as exc:
                 failure = exc
-                cooling = health.failed(deployment.label)
+                # A refusal of the request itself (a 4xx) says nothing about the deployment's health:
+                # a client sending bad bodies must not push everyone's traffic to the backup.
+                cooling = exc.retryable and health.failed(deployment.label)
                 log.warning(
                     "request %s attempt %d/%d via %s failed: %s%s",
                     self.request_id,

@@ -124,6 +124,10 @@ class LedgerQueue:
         state.limits = row.limits
         state.updated_at = max(state.updated_at, row.updated_at)
 
+    def settled_everywhere(self) -> bool:
+        """Every charge recorded here has reached every store (the outbox may be deleted)."""
+        return not self._pending
+
     def take_pending(self) -> list[Pending]:
         entries, self._pending = self._pending, []
         return entries

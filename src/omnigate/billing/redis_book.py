@@ -244,6 +244,9 @@ class RedisCreditBook(LedgerQueue):
         )
 
     # -- applying settled operations -----------------------------------------------------------
+    def settled_everywhere(self) -> bool:
+        return not self._ops and super().settled_everywhere()
+
     def _send_later(self, op: Op) -> None:
         self._ops.append(op)
         self._idle.clear()

@@ -72,6 +72,8 @@ class KeyCache:
         if scheme.lower() != "bearer" or not key:
             raise invalid_key()
         key = key.strip()
+        if not key.isascii():  # keys are ASCII; a header of other bytes cannot be one
+            raise invalid_key()
         digest = hash_key(key)
         row = self._by_hash.get(digest)
         if row is None:

@@ -77,6 +77,7 @@ def _parts(content: object, role: str, where: str) -> list[dict[str, Any]]:
     for j, part in enumerate(content):
         kind = part.get("type") if isinstance(part, dict) else None
         if kind in _TEXT_PARTS or kind == "refusal":
+            _require_text(part, "refusal" if kind == "refusal" else "text", f"{where}.content[{j}]")
             continue
         if kind == "input_image" and role != "assistant":
             continue
@@ -89,8 +90,16 @@ def _output_text(output: object, where: str) -> str:
         return output
     if isinstance(output, list):
         # Output given as parts: the chat tool message carries text only.
+        for j, part in enumerate(output):
+            if isinstance(part, dict) and "text" in part:
+                _require_text(part, "text", f"{where}.output[{j}]")
         return "".join(p.get("text", "") for p in output if isinstance(p, dict))
     raise TranslationError(f"{where}.output: Expected a string", "input")
+
+
+def _require_text(part: dict[str, Any], field: str, where: str) -> None:
+    if not isinstance(part.get(field, ""), str):
+        raise TranslationError(f"{where}.{field}: Expected a string", "input")
 
 
 def to_messages(items: list[dict[str, Any]]) -> list[dict[str, Any]]:

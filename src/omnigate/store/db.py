@@ -38,6 +38,19 @@ class StoreError(ValueError):
     """A request the store refuses (unknown account, duplicate name, ...)."""
 
 
+def _text(value: str, what: str) -> str:
+    """Text to be written: PostgreSQL refuses NUL characters in text, so they are refused here,
+    on every database alike, as the caller's mistake."""
+    if "\x00" in value:
+        raise StoreError(f"{what} cannot contain NUL characters")
+    return value
+
+
+def _findable(value: str) -> bool:
+    """Whether a looked-up name or id could be stored at all (see `_text`)."""
+    return "\x00" not in value
+
+
 def _normalise_url(url: str) -> str:
     # Users write postgresql://; SQLAlchemy needs to be told to use psycopg 3.
     if url.startswith("postgresql://") or url.startswith("postgres://"):
@@ -65,7 +78,7 @@ class Database(LedgerStore):
     def create_account(
         self, name: str, *, low_balance_threshold: int, origin: str, limits: Limits = NO_LIMITS
     ) -> AccountRow:
-        name = name.strip()
+        name = _text(name.strip(), "an account name")
         if not name:
             raise StoreError("an account needs a name")
         with self.engine.begin() as conn:
@@ -87,8 +100,10 @@ class Database(LedgerStore):
 
     def account(self, ref: int | str) -> AccountRow:
         column = schema.accounts.c.id if isinstance(ref, int) else schema.accounts.c.name
-        with self.engine.connect() as conn:
-            row = conn.execute(select(schema.accounts).where(column == ref)).first()
+        row = None
+        if isinstance(ref, int) or _findable(ref):
+            with self.engine.connect() as conn:
+                row = conn.execute(select(schema.accounts).where(column == ref)).first()
         if row is None:
             raise StoreError(f"account {ref!r} does not exist")
         return _account(row)
@@ -128,7 +143,7 @@ class Database(LedgerStore):
             account_id=row.id,
             amount=credits,
             kind="topup",
-            note=note,
+            note=_text(note, "a note") if note is not None else None,
         )
         written = self.write_ledger([entry], origin=origin)
         if written.rejected:
@@ -148,6 +163,7 @@ class Database(LedgerStore):
     ) -> tuple[str, KeyRow]:
         """Create a key and return it in clear text; this is the only time it exists in clear."""
         row = self.account(account)
+        name = _text(name, "a key name")
         key = new_key()
         stamp = now()
         with self.engine.begin() as conn:
@@ -169,7 +185,7 @@ class Database(LedgerStore):
         return key, self.key(visible_prefix(key))
 
     def key(self, prefix: str) -> KeyRow:
-        found = self._key_where(schema.api_keys.c.prefix == prefix)
+        found = self._key_where(schema.api_keys.c.prefix == prefix) if _findable(prefix) else None
         if found is None:
             raise StoreError(f"no key has the prefix {prefix!r}")
         return found
@@ -208,9 +224,11 @@ class Database(LedgerStore):
         scopes: tuple[str, ...] | None = None,
     ) -> KeyRow:
         """Change what is given (None leaves a field as it is)."""
+        if not _findable(prefix):
+            raise StoreError(f"no key has the prefix {prefix!r}")
         values: dict[str, Any] = {"updated_at": now()}
         if name is not None:
-            values["name"] = name
+            values["name"] = _text(name, "a key name")
         if disabled is not None:
             values["disabled"] = disabled
         if limits is not None:
@@ -228,6 +246,8 @@ class Database(LedgerStore):
 
     def delete_key(self, prefix: str, *, origin: str) -> None:
         """Remove a key for good (its ledger rows keep its prefix)."""
+        if not _findable(prefix):
+            raise StoreError(f"no key has the prefix {prefix!r}")
         with self.engine.begin() as conn:
             result = conn.execute(delete(schema.api_keys).where(schema.api_keys.c.prefix == prefix))
             if result.rowcount == 0:
@@ -249,6 +269,8 @@ class Database(LedgerStore):
             )
 
     def stored_response(self, response_id: str) -> StoredResponse | None:
+        if not _findable(response_id):
+            return None
         with self.engine.connect() as conn:
             r = conn.execute(select(schema.responses).where(schema.responses.c.id == response_id)).first()
         if r is None:
@@ -256,6 +278,8 @@ class Database(LedgerStore):
         return StoredResponse(r.id, r.account_id, r.model, r.input, r.output, aware(r.created_at))
 
     def delete_response(self, response_id: str, account_id: int) -> bool:
+        if not _findable(response_id):
+            return False
         with self.engine.begin() as conn:
             result = conn.execute(
                 delete(schema.responses).where(
