@@ -69,6 +69,17 @@ def _write_config(path: Path, upstream: FakeCohereUpstream, data_dir: Path) -> N
             flush_interval_s = 0.05
             poll_interval_s = 0.1
 
+            # No list price: priced here, since an unpriced upstream model is refused.
+            [[prices]]
+            model = "cohere/command-a"
+            input_per_million = 2.5
+            output_per_million = 10.0
+
+            [[prices]]
+            model = "{TOOLS_MODEL}"
+            input_per_million = 2.5
+            output_per_million = 10.0
+
             [providers.co]
             kind = "cohere"
             base_url = "{upstream.base_url}"

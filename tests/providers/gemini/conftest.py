@@ -85,6 +85,12 @@ def write_config(path: Path, upstream: FakeGeminiUpstream, data_dir: Path) -> No
             model = "google/gemini-2.5-flash"
             provider = "google_backup"
 
+            # No list price: priced here, since an unpriced upstream model is refused.
+            [[prices]]
+            model = "google/gemini-2.5-flash-lite-preview"
+            input_per_million = 0.1
+            output_per_million = 0.4
+
             [[routes]]
             model = "google/gemini-2.5-flash-lite-preview"
             provider = "google"
