@@ -10,8 +10,10 @@ import pytest
 import redis
 
 from omnigate.billing.book import InsufficientCredits
+from omnigate.billing.limits import LimitExceeded
 from omnigate.billing.redis_book import CreditStoreUnavailable, RedisCreditBook, account_key, top_up_sync
-from tests.billing.books import KEY, USAGE, account_row
+from omnigate.store.rows import Limits
+from tests.billing.books import KEY, USAGE, account_row, key_row
 from tests.services import REDIS_URL, redis_missing, redis_prefix
 
 # Probed once: each probe of a missing Redis waits out its connect timeout.
@@ -114,3 +116,35 @@ async def test_an_unreachable_redis_is_a_clear_refusal() -> None:
     book.refresh(account_row(100))
     with pytest.raises(CreditStoreUnavailable):
         await book.reserve(KEY, 10)
+
+
+async def test_limits_hold_across_workers_exactly(books) -> None:
+    """Two workers, one key: together they admit what the limit allows, not twice as much."""
+    a, b = books
+    a.refresh(account_row(10**9))
+    b.refresh(account_row(10**9))
+    key = key_row(limits=Limits(rpm=10, concurrency=6, budget=10**9))
+
+    async def try_reserve(book: RedisCreditBook) -> bool:
+        try:
+            await book.reserve(key, 1)
+            return True
+        except LimitExceeded:
+            return False
+
+    outcomes = await asyncio.gather(*(try_reserve(books[i % 2]) for i in range(20)))
+    assert sum(outcomes) == 6  # the concurrency limit binds first: six in flight at once
+
+
+async def test_a_rate_limit_holds_across_workers_exactly(books) -> None:
+    key = key_row(limits=Limits(rpm=10))
+
+    async def one(book: RedisCreditBook) -> bool:
+        try:
+            await book.release(await book.reserve(key, 0))
+            return True
+        except LimitExceeded:
+            return False
+
+    outcomes = await asyncio.gather(*(one(books[i % 2]) for i in range(20)))
+    assert sum(outcomes) == 10
