@@ -4,13 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import textwrap
-import time
 import uuid
 from pathlib import Path
 
@@ -19,6 +12,7 @@ import pytest
 import redis
 
 from tests.fakes.openai_upstream import FakeOpenAIUpstream
+from tests.process import start_server, write_config
 from tests.server import funded_account
 from tests.services import REDIS_URL, redis_missing
 
@@ -27,38 +21,17 @@ _NO_REDIS = redis_missing()
 pytestmark = pytest.mark.skipif(_NO_REDIS is not None, reason=_NO_REDIS or "")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 async def test_two_workers_keep_credits_exact(tmp_path: Path) -> None:
     upstream = FakeOpenAIUpstream()
     await upstream.start()
     prefix = f"test-{uuid.uuid4().hex[:8]}:"
     config = tmp_path / "omnigate.toml"
-    config.write_text(
-        textwrap.dedent(
-            f"""
-            data_dir = "{tmp_path / "data"}"
-            [engines]
-            builtin = false
-            [redis]
-            url = "{REDIS_URL}"
-            prefix = "{prefix}"
-            [providers.fake]
-            base_url = "{upstream.base_url}"
-            api_key = "sk-fake"
-            [[routes]]
-            model = "gpt-4o"
-            provider = "fake"
-            [[prices]]
-            model = "gpt-4o"
-            input_per_million = 1.0
-            output_per_million = 2.0
-            """
-        )
+    write_config(
+        config,
+        data_dir=tmp_path / "data",
+        upstream_url=upstream.base_url,
+        redis_url=REDIS_URL,
+        redis_prefix=prefix,
     )
     body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "race"}], "max_tokens": 10}
     # The SDK sends compact JSON; each request reserves (body bytes x 2) + (10 x 4) credits.
@@ -69,27 +42,8 @@ async def test_two_workers_keep_credits_exact(tmp_path: Path) -> None:
         name="racer",
         low_balance_threshold=0,
     )
-
-    port = _free_port()
-    env = {**os.environ, "OMNIGATE_CONFIG": str(config)}
-    log = (tmp_path / "serve.log").open("w")  # a file, not a pipe nobody reads (that would block the workers)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "omnigate.cli", "serve", "--port", str(port), "--workers", "2"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    server = await start_server(config, workers=2)
     try:
-        deadline = time.monotonic() + 60
-        while True:  # the supervisor binds the port before the workers are ready to accept
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise
-                await asyncio.sleep(0.2)
-
         served: list[str | None] = []  # the worker's id prefix of each paid answer, None for a 403
         workers: set[str] = set()  # the workers that answered at all (403s carry the id too)
         rounds = 0
@@ -98,7 +52,7 @@ async def test_two_workers_keep_credits_exact(tmp_path: Path) -> None:
         while rounds < 5 or (len(workers) < 2 and rounds < 30):
             rounds += 1
             async with openai.AsyncOpenAI(
-                base_url=f"http://127.0.0.1:{port}/v1", api_key=key, max_retries=0, timeout=30
+                base_url=f"{server.url}/v1", api_key=key, max_retries=0, timeout=30
             ) as client:
 
                 async def one(client: openai.AsyncOpenAI = client) -> str | None:
@@ -116,9 +70,7 @@ async def test_two_workers_keep_credits_exact(tmp_path: Path) -> None:
         assert 10 <= len(ok) < len(served)
         assert len(workers) == 2, "both workers should have answered"
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
-        log.close()
+        server.stop()
         await upstream.stop()
 
     final = db.account(account.id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import re
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -29,16 +30,6 @@ MAX_CREDITS = 2 * 10**18
 _IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
-def limits_view(limits: Limits) -> dict[str, Any]:
-    return {
-        "rpm": limits.rpm,
-        "tpm": limits.tpm,
-        "concurrency": limits.concurrency,
-        "budget": limits.budget,
-        "budget_period": limits.budget_period if limits.budget is not None else None,
-    }
-
-
 def account_view(row: AccountRow) -> dict[str, Any]:
     return {
         "id": row.id,
@@ -46,7 +37,7 @@ def account_view(row: AccountRow) -> dict[str, Any]:
         "balance": row.balance,
         "low_balance_threshold": row.low_balance_threshold,
         "updated_at": row.updated_at.isoformat(),
-        "limits": limits_view(row.limits),
+        "limits": row.limits.fields(),
     }
 
 
@@ -60,7 +51,7 @@ def key_view(row: KeyRow, account_name: str | None = None) -> dict[str, Any]:
         "disabled": row.disabled,
         "created_at": row.created_at.isoformat(),
         "scopes": list(row.scopes),
-        "limits": limits_view(row.limits),
+        "limits": row.limits.fields(),
     }
 
 
@@ -233,17 +224,24 @@ async def list_keys(request: web.Request) -> web.Response:
 
 async def update_key(request: web.Request) -> web.Response:
     gw = await admin_gateway(request)
+    return json_response(key_view(await update_key_from(request, gw, parse_limits)))
+
+
+async def update_key_from(
+    request: web.Request, gw: Gateway, read_limits: Callable[[dict, Limits], Limits]
+) -> KeyRow:
+    """Change the key the path names as the body says; `read_limits` reads the body's limits
+    (flat here, the service's shape in /v1/keys) over the key's current ones."""
     body, _ = await read_json(request)
     current = await run_store(gw.db.key, request.match_info["prefix"])
-    row = await change_key(
+    return await change_key(
         gw,
         current,
         name=field(body, "name", str, required=False),
         disabled=field(body, "disabled", bool, required=False),
-        limits=parse_limits(body, current.limits),
+        limits=read_limits(body, current.limits),
         scopes=parse_scopes(body["scopes"]) if body.get("scopes") is not None else None,
     )
-    return json_response(key_view(row))
 
 
 async def change_key(gw: Gateway, current: KeyRow, **changes: Any) -> KeyRow:

@@ -16,13 +16,13 @@ from aiohttp import web
 
 from omnigate.api.admin import (
     admin_gateway,
-    change_key,
     field,
     json_response,
     new_key,
     parse_limits,
     parse_scopes,
     run_store,
+    update_key_from,
 )
 from omnigate.api.common import read_json
 from omnigate.billing.limits import budget_period
@@ -141,16 +141,7 @@ async def own(request: web.Request) -> web.Response:
 
 async def update(request: web.Request) -> web.Response:
     gw = await admin_gateway(request)
-    body, _ = await read_json(request)
-    current = await run_store(gw.db.key, request.match_info["prefix"])
-    row = await change_key(
-        gw,
-        current,
-        name=field(body, "name", str, required=False),
-        disabled=field(body, "disabled", bool, required=False),
-        limits=_body_limits(body, current.limits),
-        scopes=parse_scopes(body["scopes"]) if body.get("scopes") is not None else None,
-    )
+    row = await update_key_from(request, gw, _body_limits)
     spent = await _month_spent(gw)
     names = await _account_names(gw)
     return json_response({"data": key_data(row, spent.get(row.prefix, 0), names.get(row.account_id))})

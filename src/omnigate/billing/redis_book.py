@@ -18,8 +18,9 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import redis
@@ -98,7 +99,7 @@ class RedisCreditBook(LedgerQueue):
         self._idle.set()
         self._tasks: list[asyncio.Task] = []
         # The limits of keys by prefix, for replayed charges (set by the gateway: the key cache).
-        self.key_limits: Any = lambda prefix: None
+        self.key_limits: Callable[[str], Limits | None] = lambda prefix: None
 
     async def start(self) -> None:
         await self._beat()
@@ -187,7 +188,7 @@ class RedisCreditBook(LedgerQueue):
             return lim.too_many_requests(name, limits, value / 1000)
         if reason == 4:
             return lim.too_many_tokens(name, limits, value / 1000)
-        return lim.budget_exceeded(name, limits, value, amount, datetime.now(UTC).timestamp())
+        return lim.budget_exceeded(name, limits, value, amount, time.time())
 
     async def release(self, reservation: Reservation) -> None:
         if not reservation.done:

@@ -38,9 +38,7 @@ class Router:
                     continue  # a catch-all route to a chat-only protocol cannot serve embeddings
                 if any(fnmatchcase(name, route.model) for name in model.names):
                     upstream = route.upstream_model or model.id
-                    matched.append(
-                        Deployment(backend, upstream, f"{route.provider}:{upstream}")
-                    )
+                    matched.append(Deployment(backend, upstream, f"{route.provider}:{upstream}"))
             found = self._cache[model.id] = tuple(matched)
         return found
 

@@ -92,7 +92,7 @@ class Database(LedgerStore):
                     low_balance_threshold=low_balance_threshold,
                     created_at=stamp,
                     updated_at=stamp,
-                    **_limit_values(limits),
+                    **limits.fields(),
                 )
             ).inserted_primary_key[0]
             self.record_change(conn, "account", str(account_id), origin)
@@ -119,7 +119,7 @@ class Database(LedgerStore):
             conn.execute(
                 update(schema.accounts)
                 .where(schema.accounts.c.id == row.id)
-                .values(updated_at=now(), **_limit_values(limits))
+                .values(updated_at=now(), **limits.fields())
             )
             self.record_change(conn, "account", str(row.id), origin)
         return self.account(row.id)
@@ -178,7 +178,7 @@ class Database(LedgerStore):
                     created_at=stamp,
                     updated_at=stamp,
                     scopes=",".join(scopes),
-                    **_limit_values(limits),
+                    **limits.fields(),
                 )
             )
             self.record_change(conn, "key", visible_prefix(key), origin)
@@ -232,7 +232,7 @@ class Database(LedgerStore):
         if disabled is not None:
             values["disabled"] = disabled
         if limits is not None:
-            values.update(_limit_values(limits))
+            values.update(limits.fields())
         if scopes is not None:
             values["scopes"] = ",".join(scopes)
         with self.engine.begin() as conn:
@@ -322,16 +322,6 @@ class Database(LedgerStore):
                 delete(changes).where(changes.c.created_at < now() - CHANGES_KEPT, changes.c.id < newest)
             )
         return result.rowcount
-
-
-def _limit_values(limits: Limits) -> dict[str, Any]:
-    return {
-        "rpm": limits.rpm,
-        "tpm": limits.tpm,
-        "concurrency": limits.concurrency,
-        "budget": limits.budget,
-        "budget_period": limits.budget_period if limits.budget is not None else None,
-    }
 
 
 def _limits(row: Any) -> Limits:

@@ -25,6 +25,16 @@ class Limits:
         limited = any(v is not None for v in (self.rpm, self.tpm, self.concurrency, self.budget))
         object.__setattr__(self, "any", limited)
 
+    def fields(self) -> dict[str, int | str | None]:
+        """The limits by name, as they are stored and shown (no period without a budget)."""
+        return {
+            "rpm": self.rpm,
+            "tpm": self.tpm,
+            "concurrency": self.concurrency,
+            "budget": self.budget,
+            "budget_period": self.budget_period if self.budget is not None else None,
+        }
+
 
 NO_LIMITS = Limits()
 
