@@ -18,6 +18,8 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import redis
@@ -28,12 +30,19 @@ from omnigate.billing.outbox import Orphan, Outbox, orphans
 from omnigate.billing.redis_book import RedisCreditBook
 from omnigate.http.auth import KeyCache
 from omnigate.store.db import Database, StoreError
-from omnigate.store.ledger import is_transient
-from omnigate.store.rows import AccountRow, Change, KeyRow, LedgerEntry, Limits
+from omnigate.store.ledger import LedgerWrite, is_transient
+from omnigate.store.rows import AccountRow, Change, KeyRow, Limits
 
 log = logging.getLogger(__name__)
 ORPHANS_EVERY_S = 10.0
 PRUNE_EVERY_S = 60.0
+
+
+@dataclass(slots=True)
+class Flushed:
+    written: LedgerWrite
+    amounts: dict[int, int]  # credits per account now in the ledger (entries written or there)
+    segments: Counter[int]  # entries per outbox segment that reached the ledger
 
 
 class StateSync:
@@ -126,26 +135,30 @@ class StateSync:
         if not batch:
             return
         try:
-            written = await asyncio.to_thread(
-                self.db.write_ledger, [p.entry for p in batch], origin=self.origin
-            )
+            flushed = await asyncio.to_thread(self._write, batch)
         except BaseException:
             self._flush_failed = True
             self.book.requeue(batch)
             raise
         self._flush_failed = False
-        refused = {e.entry_id for e in written.rejected}
-        # Refused entries stay charged here (they are kept for replay), so not "flushed".
-        self.book.flushed([p.entry for p in batch if p.entry.entry_id not in refused], written.balances)
-        self._finish(batch, written.rejected)
+        self.book.flushed(flushed.amounts, flushed.written.balances)
+        if self.outbox is not None:
+            if flushed.written.rejected:
+                refused = {e.entry_id for e in flushed.written.rejected}
+                self.outbox.keep_rejected([p.record for p in batch if p.entry.entry_id in refused])
+            self.outbox.done(flushed.segments)
 
-    def _finish(self, batch: list[Pending], rejected: list[LedgerEntry]) -> None:
-        if self.outbox is None:
-            return
-        if rejected:
-            ids = {e.entry_id for e in rejected}
-            self.outbox.keep_rejected([p.record for p in batch if p.entry.entry_id in ids])
-        self.outbox.done([p.segment for p in batch])
+    def _write(self, batch: list[Pending]) -> Flushed:
+        """In a thread: write the batch and sum up what the event loop must do with the result,
+        so that its work does not grow with the batch."""
+        written = self.db.write_ledger([p.entry for p in batch], origin=self.origin)
+        refused = {e.entry_id for e in written.rejected}
+        amounts: dict[int, int] = {}
+        for item in batch:
+            # Refused entries stay charged here (they are kept for replay), so not "flushed".
+            if item.entry.entry_id not in refused:
+                amounts[item.entry.account_id] = amounts.get(item.entry.account_id, 0) + item.entry.amount
+        return Flushed(written, amounts, Counter(p.segment for p in batch))
 
     async def replay_orphans(self) -> None:
         """Write the charges of processes that died before flushing them (idempotent)."""

@@ -64,7 +64,7 @@ async def test_flush_moves_pending_into_the_database_balance() -> None:
     book = book_with(100)
     await book.settle(await book.reserve(KEY, 10), 10, USAGE)
     entries = book.take_pending()
-    book.flushed([p.entry for p in entries], {1: 90})
+    book.flushed({1: sum(p.entry.amount for p in entries)}, {1: 90})
     state = book.accounts[1]
     assert (state.db_balance, state.pending, state.balance) == (90, 0, 90)
 

@@ -136,13 +136,14 @@ class LedgerQueue:
         """Put back entries whose flush failed, ahead of newer ones."""
         self._pending[:0] = entries
 
-    def flushed(self, written: list[LedgerEntry], balances: dict[int, int]) -> None:
-        """These entries are in the database now (written by this flush, or by an earlier one
-        whose acknowledgement was lost), and the accounts' balances read with them."""
-        for entry in written:
-            state = self.accounts.get(entry.account_id)
+    def flushed(self, amounts: dict[int, int], balances: dict[int, int]) -> None:
+        """Entries with these credits per account are in the database now (written by this
+        flush, or by an earlier one whose acknowledgement was lost), and these are the accounts'
+        balances read with them."""
+        for account_id, amount in amounts.items():
+            state = self.accounts.get(account_id)
             if state is not None:
-                state.pending -= entry.amount
+                state.pending -= amount
         for account_id, balance in balances.items():
             state = self.accounts.get(account_id)
             if state is not None:

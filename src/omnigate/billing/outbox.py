@@ -8,8 +8,9 @@ any running one, on its next round) takes the lock and replays them. Replays are
 ledger ignores entry ids it already holds and Redis skips sequence numbers it already applied.
 
 A write() to a file reaches the kernel's page cache before it returns, so a process that is
-killed loses nothing it wrote; a machine that loses power can lose what the kernel had not yet
-written to the disk (each segment is fsynced when sealed, at the latest one flush interval on).
+killed loses nothing it wrote. A machine that loses power can lose what the kernel had not yet
+written to the disk: the charges not yet in the database (one flush interval) whose segment was
+not yet sealed and fsynced (about every second).
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ import contextlib
 import fcntl
 import logging
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -28,19 +30,9 @@ import orjson
 from omnigate.store.rows import LedgerEntry
 
 log = logging.getLogger(__name__)
-
-_FIELDS = (
-    "entry_id",
-    "account_id",
-    "amount",
-    "kind",
-    "key_prefix",
-    "model",
-    "request_id",
-    "prompt_tokens",
-    "completion_tokens",
-    "note",
-)
+# A new segment starts at most this often (a later flush deletes the old one once its records are
+# in the ledger). Each sealed segment is fsynced; what is not yet sealed is in the page cache.
+SEAL_EVERY_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,33 +48,47 @@ class Record:
     keyed: bool = False
 
 
+# A line is a JSON array in this order (an array, not an object: it is written on every request).
+_VERSION = 1
+
+
 def encode(record: Record) -> bytes:
-    entry = record.entry
-    data = {name: getattr(entry, name) for name in _FIELDS}
-    data["created_at"] = entry.created_at.isoformat() if entry.created_at else None
-    data["seq"], data["hold"], data["held"], data["keyed"] = (
-        record.seq,
-        record.hold,
-        record.held,
-        record.keyed,
+    e = record.entry
+    created = e.created_at.timestamp() if e.created_at else None
+    return (
+        orjson.dumps(
+            [
+                _VERSION,
+                e.entry_id,
+                e.account_id,
+                e.amount,
+                e.kind,
+                e.key_prefix,
+                e.model,
+                e.request_id,
+                e.prompt_tokens,
+                e.completion_tokens,
+                e.note,
+                created,
+                record.seq,
+                record.hold,
+                record.held,
+                record.keyed,
+            ]
+        )
+        + b"\n"
     )
-    return orjson.dumps(data) + b"\n"
 
 
 def decode(line: bytes) -> Record:
-    data = orjson.loads(line)
-    created = data.get("created_at")
+    fields = orjson.loads(line)
+    if fields[0] != _VERSION:
+        raise ValueError(f"unknown outbox line version {fields[0]!r}")
+    created = fields[11]
     entry = LedgerEntry(
-        **{name: data.get(name) for name in _FIELDS},
-        created_at=datetime.fromisoformat(created) if created else None,
+        *fields[1:11], created_at=datetime.fromtimestamp(created, UTC) if created is not None else None
     )
-    return Record(
-        entry,
-        int(data.get("seq") or 0),
-        data.get("hold") or "",
-        int(data.get("held") or 0),
-        bool(data.get("keyed")),
-    )
+    return Record(entry, *fields[12:16])
 
 
 def read_records(path: Path) -> list[Record]:
@@ -98,7 +104,7 @@ def read_records(path: Path) -> list[Record]:
             continue
         try:
             records.append(decode(line))
-        except (orjson.JSONDecodeError, TypeError, ValueError) as exc:
+        except (orjson.JSONDecodeError, TypeError, ValueError, IndexError) as exc:
             log.error(
                 "outbox %s line %d is unreadable and was skipped (%s): %r", path, number, exc, line[:200]
             )
@@ -106,14 +112,17 @@ def read_records(path: Path) -> list[Record]:
 
 
 class Outbox:
-    """This process's segments. All methods run on the event loop, except `seal`'s fsync."""
+    """This process's segments. All methods run on the event loop, except `sync_and_close`."""
 
-    def __init__(self, folder: Path, origin: str) -> None:
+    def __init__(self, folder: Path, origin: str, *, seal_every_s: float = SEAL_EVERY_S) -> None:
         self.folder = folder
         self.origin = origin
+        self.seal_every_s = seal_every_s
         self._lock_fd: int | None = None
         self._fd: int | None = None
         self._segment = 0
+        self._opened_at = 0.0
+        self._appended = False  # the current segment has records
         self._written: dict[int, int] = {}  # records per live segment not yet done
         self._sealed: set[int] = set()
 
@@ -144,18 +153,26 @@ class Outbox:
         assert self._fd is not None, "outbox used before open()"
         os.write(self._fd, encode(record))
         self._written[self._segment] += 1
+        self._appended = True
         return self._segment
 
     def seal(self) -> int | None:
-        """Start a new segment when the current one holds records, so that finished segments
-        can be deleted while writing goes on. Returns the sealed segment's file descriptor, for
-        `sync_and_close` (in a thread: an fsync can take milliseconds)."""
-        if not self._written.get(self._segment):
+        """Start a new segment when the current one holds records and is `seal_every_s` old, so
+        that finished segments can be deleted while writing goes on. Returns the sealed segment's
+        file descriptor when some of its records are still on their way, for `sync_and_close`
+        (in a thread: an fsync takes milliseconds)."""
+        if not self._appended or time.monotonic() - self._opened_at < self.seal_every_s:
             return None
-        sealed_fd = self._fd
-        self._sealed.add(self._segment)
+        sealed, sealed_fd = self._segment, self._fd
+        assert sealed_fd is not None
         self._segment += 1
         self._open_segment()
+        if self._written[sealed] == 0:  # every record in it is done already
+            os.close(sealed_fd)
+            self._path(sealed).unlink(missing_ok=True)
+            del self._written[sealed]
+            return None
+        self._sealed.add(sealed)
         return sealed_fd
 
     @staticmethod
@@ -163,12 +180,12 @@ class Outbox:
         os.fsync(fd)
         os.close(fd)
 
-    def done(self, segments: list[int]) -> None:
-        """These records (by their segments) reached every store: delete the segments they empty."""
-        for segment in segments:
+    def done(self, counts: dict[int, int]) -> None:
+        """This many records of each segment reached every store: delete the segments emptied."""
+        for segment, count in counts.items():
             if segment < 0:
                 continue
-            left = self._written[segment] = self._written[segment] - 1
+            left = self._written[segment] = self._written[segment] - count
             if left == 0 and segment in self._sealed:
                 self._path(segment).unlink(missing_ok=True)
                 del self._written[segment]
@@ -187,6 +204,8 @@ class Outbox:
         flags = os.O_CREAT | os.O_WRONLY | os.O_APPEND
         self._fd = os.open(self._path(self._segment), flags, 0o600)
         self._written[self._segment] = 0
+        self._opened_at = time.monotonic()
+        self._appended = False
 
     def _path(self, segment: int) -> Path:
         return self.folder / f"{self.origin}.{segment:08d}.jsonl"

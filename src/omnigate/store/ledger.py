@@ -10,6 +10,8 @@ instead of one bad row holding back every account's charges.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -111,25 +113,18 @@ class LedgerStore:
 
     def _insert(self, conn: Connection, entries: Sequence[LedgerEntry], origin: str) -> dict[int, int]:
         stamp = now()
-        rows = [_row(e, e.created_at or stamp) for e in entries]
         if conn.dialect.name == "postgresql":
+            rows = [_row(e, e.created_at or stamp) for e in entries]
             columns = [list(c) for c in zip(*rows, strict=True)]
             inserted = conn.exec_driver_sql(_POSTGRES_INSERT, tuple(columns)).all()
         else:
+            # SQLAlchemy keeps SQLite datetimes as naive UTC text ("2026-11-29 21:10:00.123456");
+            # they are written the same way (isoformat: several times faster than strftime).
+            rows = [_row(e, (e.created_at or stamp).isoformat(" ", "microseconds")[:26]) for e in entries]
             inserted = []
             for chunk in _chunks(rows):
-                values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
-                sql = (
-                    f"INSERT INTO ledger ({_COLUMNS}) VALUES {values}"
-                    " ON CONFLICT (entry_id) DO NOTHING RETURNING account_id, amount"
-                )
-                # SQLAlchemy keeps SQLite datetimes as naive UTC text; they are written the same way.
-                params = [
-                    v.strftime("%Y-%m-%d %H:%M:%S.%f") if isinstance(v, datetime) else v
-                    for r in chunk
-                    for v in r
-                ]
-                inserted += conn.exec_driver_sql(sql, tuple(params)).all()
+                params = tuple(itertools.chain.from_iterable(chunk))
+                inserted += conn.exec_driver_sql(_sqlite_insert(len(chunk)), params).all()
         deltas: dict[int, int] = {}
         for account_id, amount in inserted:
             deltas[account_id] = deltas.get(account_id, 0) + amount
@@ -204,6 +199,15 @@ class LedgerStore:
             return -int(conn.scalar(query) or 0)
 
 
+@functools.cache
+def _sqlite_insert(rows: int) -> str:
+    values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * rows)
+    return (
+        f"INSERT INTO ledger ({_COLUMNS}) VALUES {values}"
+        " ON CONFLICT (entry_id) DO NOTHING RETURNING account_id, amount"
+    )
+
+
 def _chunks(rows: list[tuple]) -> Iterator[list[tuple]]:
     start = 0
     for size in _SQLITE_CHUNKS:
@@ -212,7 +216,7 @@ def _chunks(rows: list[tuple]) -> Iterator[list[tuple]]:
             start += size
 
 
-def _row(e: LedgerEntry, created: datetime) -> tuple:
+def _row(e: LedgerEntry, created: datetime | str) -> tuple:
     return (
         e.entry_id,
         e.account_id,
