@@ -44,6 +44,8 @@ class Harness:
         return openai.AsyncOpenAI(base_url=self.base_url, api_key=key or self.key, max_retries=0, **kwargs)
 
     async def flush(self) -> None:
+        """Everything settled so far into the ledger (with Redis, once applied there)."""
+        await self.gateway.book.drain()
         await self.gateway.sync.flush()
 
 
