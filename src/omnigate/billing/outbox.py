@@ -55,29 +55,8 @@ _VERSION = 1
 def encode(record: Record) -> bytes:
     e = record.entry
     created = e.created_at.timestamp() if e.created_at else None
-    return (
-        orjson.dumps(
-            [
-                _VERSION,
-                e.entry_id,
-                e.account_id,
-                e.amount,
-                e.kind,
-                e.key_prefix,
-                e.model,
-                e.request_id,
-                e.prompt_tokens,
-                e.completion_tokens,
-                e.note,
-                created,
-                record.seq,
-                record.hold,
-                record.held,
-                record.keyed,
-            ]
-        )
-        + b"\n"
-    )
+    line = [_VERSION, *e.columns(), created, record.seq, record.hold, record.held, record.keyed]
+    return orjson.dumps(line) + b"\n"
 
 
 def decode(line: bytes) -> Record:

@@ -217,16 +217,4 @@ def _chunks(rows: list[tuple]) -> Iterator[list[tuple]]:
 
 
 def _row(e: LedgerEntry, created: datetime | str) -> tuple:
-    return (
-        e.entry_id,
-        e.account_id,
-        e.amount,
-        e.kind,
-        e.key_prefix,
-        e.model,
-        e.request_id,
-        e.prompt_tokens,
-        e.completion_tokens,
-        e.note,
-        created,
-    )
+    return (*e.columns(), created)

@@ -82,6 +82,21 @@ class LedgerEntry:
     note: str | None = None
     created_at: datetime | None = None
 
+    def columns(self) -> tuple:
+        """Every field but the time, in storage order (each store writes the time its own way)."""
+        return (
+            self.entry_id,
+            self.account_id,
+            self.amount,
+            self.kind,
+            self.key_prefix,
+            self.model,
+            self.request_id,
+            self.prompt_tokens,
+            self.completion_tokens,
+            self.note,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class StoredResponse:
