@@ -19,7 +19,8 @@ from aiohttp import web
 
 from omnigate.catalog.loader import Catalog
 from omnigate.gateway import GATEWAY
-from omnigate.http.openapi_schemas import COMPONENTS, Schema, ref
+from omnigate.http.openapi_requests import Schema, ref
+from omnigate.http.openapi_schemas import COMPONENTS
 from omnigate.routing.router import Router
 
 Auth = Literal["none", "key", "admin", "anthropic"]
