@@ -51,7 +51,7 @@ class StateSync:
         db: Database,
         book: CreditBook | RedisCreditBook,
         keys: KeyCache,
-        outbox: Outbox | None,
+        outbox: Outbox,
         *,
         flush_interval_s: float,
         poll_interval_s: float,
@@ -69,8 +69,7 @@ class StateSync:
         self._flush_failed = False
 
     async def start(self) -> None:
-        if self.outbox is not None:
-            self.outbox.open()
+        self.outbox.open()
         async with self._lock:
             await self._reload()
         await self.replay_orphans()
@@ -90,8 +89,7 @@ class StateSync:
             clean = not self._flush_failed and self.book.settled_everywhere()
         except Exception:
             log.exception("the last flush failed; the outbox keeps the charges for the next start")
-        if self.outbox is not None:
-            self.outbox.close(clean=clean)
+        self.outbox.close(clean=clean)
 
     async def _run(self) -> None:
         next_poll = next_orphans = 0.0
@@ -127,10 +125,9 @@ class StateSync:
         may not hold its entries (a commit whose acknowledgement was lost): until one succeeds,
         balances read from the database cannot be set against the entries still pending, so
         every read of an account (`_take_in_account`) flushes first."""
-        if self.outbox is not None:
-            sealed = self.outbox.seal()
-            if sealed is not None:
-                await asyncio.to_thread(Outbox.sync_and_close, sealed)
+        sealed = self.outbox.seal()
+        if sealed is not None:
+            await asyncio.to_thread(Outbox.sync_and_close, sealed)
         batch = self.book.take_pending()
         if not batch:
             return
@@ -142,11 +139,10 @@ class StateSync:
             raise
         self._flush_failed = False
         self.book.flushed(flushed.amounts, flushed.written.balances)
-        if self.outbox is not None:
-            if flushed.written.rejected:
-                refused = {e.entry_id for e in flushed.written.rejected}
-                self.outbox.keep_rejected([p.record for p in batch if p.entry.entry_id in refused])
-            self.outbox.done(flushed.segments)
+        if flushed.written.rejected:
+            refused = {e.entry_id for e in flushed.written.rejected}
+            self.outbox.keep_rejected([p.record for p in batch if p.entry.entry_id in refused])
+        self.outbox.done(flushed.segments)
 
     def _write(self, batch: list[Pending]) -> Flushed:
         """In a thread: write the batch and sum up what the event loop must do with the result,
@@ -162,8 +158,6 @@ class StateSync:
 
     async def replay_orphans(self) -> None:
         """Write the charges of processes that died before flushing them (idempotent)."""
-        if self.outbox is None:
-            return
         for orphan in list(orphans(self.outbox.folder, self.origin)):
             await self._replay(orphan)
 
