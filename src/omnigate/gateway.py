@@ -11,7 +11,7 @@ from aiohttp import web
 
 from omnigate.billing.book import CreditBook
 from omnigate.billing.outbox import Outbox
-from omnigate.billing.pricing import TokenRates
+from omnigate.billing.pricing import Tariff
 from omnigate.billing.redis_book import RedisCreditBook
 from omnigate.catalog.loader import Catalog, Model, Price
 from omnigate.engines.local import LocalBackend, catalogue_model, local_specs
@@ -39,7 +39,7 @@ class Gateway:
     providers: dict[str, Any]
     local: LocalBackend
     router: Router
-    _rates: dict[str, TokenRates | None] = field(default_factory=dict)
+    _tariffs: dict[str, Tariff | None] = field(default_factory=dict)
 
     @classmethod
     def build(cls, settings: Settings, catalog: Catalog | None = None) -> Gateway:
@@ -108,19 +108,20 @@ class Gateway:
         self.local.close()
         self.db.close()
 
-    def rates(self, model: Model, deployments: list[Deployment]) -> TokenRates | None:
-        """Credits per token for a request to `model` over these deployments; None when it is free.
+    def tariff(self, model: Model, deployments: list[Deployment]) -> Tariff | None:
+        """What a request to `model` over these deployments costs per unit; None when it is free.
 
-        A model with no price is free on local engines. Served by an upstream, it would spend the
-        operator's money for nothing: refused (403) unless [billing] unpriced = "free".
+        A model with no price is free on local engines, and an upstream that bills in credits says
+        what it charged. Served by any other upstream, it would spend the operator's money for
+        nothing: refused (403) unless [billing] unpriced = "free".
         """
-        if model.price is None and not model.local and not all(d.backend.local for d in deployments):
+        if model.price is None and not model.local and any(_bills_operator(d) for d in deployments):
             if self.settings.billing.unpriced == "refuse":
                 raise unpriced(model)
             return None
-        if model.id not in self._rates:
-            self._rates[model.id] = TokenRates.from_price(model.price)
-        return self._rates[model.id]
+        if model.id not in self._tariffs:
+            self._tariffs[model.id] = Tariff.from_price(model.price)
+        return self._tariffs[model.id]
 
     def warn_unpriced(self) -> None:
         """Name the models that upstreams serve without a price, once, at start-up."""
@@ -140,6 +141,11 @@ class Gateway:
                 action,
                 shown,
             )
+
+
+def _bills_operator(deployment: Deployment) -> bool:
+    """An upstream whose calls cost the operator money the gateway cannot read off its answers."""
+    return not deployment.backend.local and deployment.backend.markup is None
 
 
 def unpriced(model: Model) -> ApiError:
@@ -176,7 +182,13 @@ def apply_price_overrides(catalog: Catalog, settings: Settings) -> None:
             model.price = Price(
                 input_per_token=spec.input_per_million / 1_000_000,
                 output_per_token=spec.output_per_million / 1_000_000,
+                output_per_image=spec.per_image or None,
+                output_per_second=spec.per_second or None,
+                input_per_character=spec.per_character or None,
+                per_page=spec.per_page or None,
+                per_request=spec.per_request or None,
             )
+            model.operator_priced = True
 
 
 GATEWAY = web.AppKey("gateway", Gateway)

@@ -138,11 +138,17 @@ class RouteSettings:
 
 @dataclass(slots=True)
 class PriceSettings:
-    """An operator's price for a model, in USD per million tokens."""
+    """An operator's price for a model, in USD: per million tokens, and per unit for the media
+    families (an image, a second of audio, a character spoken, a page read, a request)."""
 
     model: str
     input_per_million: float = 0.0
     output_per_million: float = 0.0
+    per_image: float = 0.0
+    per_second: float = 0.0
+    per_character: float = 0.0
+    per_page: float = 0.0
+    per_request: float = 0.0
 
 
 @dataclass(slots=True)
@@ -293,17 +299,21 @@ def _route(index: int, raw: Any, providers: set[str]) -> RouteSettings:
 def _price(index: int, raw: Any) -> PriceSettings:
     if not isinstance(raw, dict) or "model" not in raw:
         raise ConfigError(f"prices[{index}] needs `model`")
-    try:
-        price = PriceSettings(
-            model=str(raw["model"]),
-            input_per_million=float(raw.get("input_per_million", 0.0)),
-            output_per_million=float(raw.get("output_per_million", 0.0)),
+    units = {f.name for f in fields(PriceSettings)} - {"model"}
+    unknown = set(raw) - units - {"model", "per_minute"}
+    if unknown:
+        raise ConfigError(
+            f"prices[{index}] has no setting {sorted(unknown)[0]!r}; known: {', '.join(sorted(units))}"
         )
+    try:
+        values = {name: float(raw.get(name, 0.0)) for name in units}
+        # Speech-to-text is often sold by the minute; it is charged by the second.
+        values["per_second"] += float(raw.get("per_minute", 0.0)) / 60
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"prices[{index}]: prices must be numbers ({exc})") from exc
-    if price.input_per_million < 0 or price.output_per_million < 0:
+    if any(value < 0 for value in values.values()):
         raise ConfigError(f"prices[{index}]: prices cannot be negative")
-    return price
+    return PriceSettings(model=str(raw["model"]), **values)
 
 
 def _local_model(index: int, raw: Any) -> LocalModelSettings:

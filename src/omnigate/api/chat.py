@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import time
+
 import orjson
 from aiohttp import web
 
-from omnigate.api.call import Call, begin_call
+from omnigate.api.chat_call import (
+    CHAT,
+    begin_tokens,
+    complete_chat,
+    estimated_usage,
+    open_chat_stream,
+    settle_tokens,
+)
 from omnigate.api.chat_stream import StreamTally, serve_stream, usage_chunk
+from omnigate.api.common import read_json
+from omnigate.api.pipeline import Call
 from omnigate.errors import BODY_VALIDATION, ApiError, bad_request, error_payload
 from omnigate.gateway import GATEWAY
 from omnigate.http.sse import DONE, encode_event, send
@@ -14,16 +25,16 @@ from omnigate.providers.base import ChunkStream, StreamBroken
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
-    gw = request.app[GATEWAY]
-    call = await begin_call(
-        request, accepted=("chat-completion",), endpoint="/v1/chat/completions", check=_require_messages
-    )
+    started = time.perf_counter()
+    key = await request.app[GATEWAY].keys.authenticate(request.headers.get("Authorization"))
+    body, raw = await read_json(request)
+    call = await begin_tokens(request, key, body, len(raw), started, family=CHAT, check=_require_messages)
     try:
         if call.body.get("stream") is True:
             return await _stream(call)
         return await _complete(call)
     finally:
-        await gw.book.release(call.reservation)
+        await call.release()
 
 
 def _require_messages(body: dict) -> None:
@@ -35,9 +46,9 @@ def _require_messages(body: dict) -> None:
 
 
 async def _complete(call: Call) -> web.Response:
-    completion = await call.complete_chat()
-    usage = completion.get("usage") or call.estimated_usage(_completion_chars(completion) // 4)
-    charged = await call.settle(usage)
+    completion = await complete_chat(call)
+    usage = completion.get("usage") or estimated_usage(call, _completion_chars(completion) // 4)
+    charged = await settle_tokens(call, usage, completion)
     completion["model"] = call.served_model
     completion["meta"] = {"usage": {"tokens_used": charged}}
     return web.Response(body=orjson.dumps(completion), headers=call.headers())
@@ -54,7 +65,7 @@ def _completion_chars(completion: dict) -> int:
 
 
 async def _stream(call: Call) -> web.StreamResponse:
-    chunks = await call.open_chat_stream()
+    chunks = await open_chat_stream(call)
     tally = StreamTally()
 
     async def relay(response: web.StreamResponse) -> ApiError | None:

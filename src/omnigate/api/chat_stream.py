@@ -12,7 +12,8 @@ from typing import Protocol
 
 from aiohttp import web
 
-from omnigate.api.call import Call
+from omnigate.api.chat_call import estimated_usage, settle_tokens
+from omnigate.api.pipeline import Call
 from omnigate.errors import ApiError
 from omnigate.http.sse import ClientGone, open_sse, send
 from omnigate.providers.base import ChunkStream, StreamBroken
@@ -106,10 +107,12 @@ async def relay_translated(
 
 
 class UsageMeter(Protocol):
-    """What billing reads from a stream: the usage the backend reported, if any, and an estimate
-    of the completion tokens for when it reported none."""
+    """What billing reads from a stream: the usage the backend reported, if any (and the chunk
+    that carried it, where an upstream billing in credits says what it charged), and an
+    estimate of the completion tokens for when it reported none."""
 
     usage: dict | None
+    usage_chunk: dict | None
 
     def completion_estimate(self) -> int: ...
 
@@ -134,8 +137,8 @@ async def serve_stream(
         except ClientGone:
             log.info("request %s: client left mid-stream; generation cancelled", call.request_id)
             return response
-        usage = meter.usage or call.estimated_usage(meter.completion_estimate())
-        charged = await call.settle(usage)
+        usage = meter.usage or estimated_usage(call, meter.completion_estimate())
+        charged = await settle_tokens(call, usage, meter.usage_chunk)
         settled = True
         last = await ending(failure, usage, charged)
         try:
@@ -148,4 +151,5 @@ async def serve_stream(
         await stream.aclose()
         if not settled:
             # The client went away (or the handler was cancelled): bill what was produced.
-            await call.settle(meter.usage or call.estimated_usage(meter.completion_estimate()))
+            usage = meter.usage or estimated_usage(call, meter.completion_estimate())
+            await settle_tokens(call, usage, meter.usage_chunk)

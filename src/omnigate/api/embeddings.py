@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import time
 from typing import cast
 
 import orjson
 from aiohttp import web
 
-from omnigate.api.call import begin_call
+from omnigate.api.chat_call import EMBEDDINGS, begin_tokens, estimated_usage, settle_tokens
+from omnigate.api.common import read_json
 from omnigate.gateway import GATEWAY
 from omnigate.providers.base import EmbeddingBackend
 from omnigate.routing.router import Deployment
 
 
 async def embeddings(request: web.Request) -> web.Response:
-    gw = request.app[GATEWAY]
-    call = await begin_call(
-        request, accepted=("embedding",), endpoint="/v1/embeddings", generates_tokens=False
-    )
+    started = time.perf_counter()
+    key = await request.app[GATEWAY].keys.authenticate(request.headers.get("Authorization"))
+    body, raw = await read_json(request)
+    call = await begin_tokens(request, key, body, len(raw), started, family=EMBEDDINGS, generates=False)
     try:
 
         async def send_one(deployment: Deployment) -> dict:
@@ -26,10 +28,10 @@ async def embeddings(request: web.Request) -> web.Response:
             return await backend.embed(call.forward_body(deployment), account_id=call.key.account_id)
 
         result = await call.attempt(send_one)
-        usage = result.get("usage") or call.estimated_usage(0)
-        charged = await call.settle(usage)
+        usage = result.get("usage") or estimated_usage(call, 0)
+        charged = await settle_tokens(call, usage, result)
         result["model"] = call.served_model
         result["meta"] = {"usage": {"tokens_used": charged}}
         return web.Response(body=orjson.dumps(result), headers=call.headers())
     finally:
-        await gw.book.release(call.reservation)
+        await call.release()

@@ -13,9 +13,17 @@ import time
 import orjson
 from aiohttp import web
 
-from omnigate.api.call import Call, start_call
+from omnigate.api.chat_call import (
+    MESSAGES,
+    begin_tokens,
+    complete_chat,
+    estimated_usage,
+    open_chat_stream,
+    settle_tokens,
+)
 from omnigate.api.chat_stream import StreamTally, relay_translated, serve_stream
 from omnigate.api.common import read_json
+from omnigate.api.pipeline import Call
 from omnigate.errors import ApiError, bad_request
 from omnigate.gateway import GATEWAY, REQUEST_ID
 from omnigate.providers.anthropic.inbound import (
@@ -27,8 +35,6 @@ from omnigate.providers.anthropic.inbound import (
 from omnigate.providers.anthropic.inbound_stream import EventTranslator, encode, error_event, error_type
 
 log = logging.getLogger(__name__)
-
-ENDPOINT = "/v1/messages"
 
 
 async def messages(request: web.Request) -> web.StreamResponse:
@@ -49,12 +55,12 @@ async def _handle(request: web.Request) -> web.StreamResponse:
             return await _stream(call, stops)
         return await _complete(call, stops)
     finally:
-        await call.gw.book.release(call.reservation)
+        await call.release()
 
 
 async def _begin(request: web.Request) -> tuple[Call, tuple[str, ...]]:
-    """`begin_call`'s steps, on the translated body: authenticate, parse, resolve the model,
-    validate against its (OpenAI-shaped) rules, find deployments, reserve the worst case."""
+    """The pipeline's first steps on the translated body: authenticate, parse, resolve the model,
+    validate against its (OpenAI-shaped) rules, find deployments, hold the worst case."""
     started = time.perf_counter()
     key = await request.app[GATEWAY].keys.authenticate(_authorization(request))
     original, raw = await read_json(request)
@@ -62,9 +68,7 @@ async def _begin(request: web.Request) -> tuple[Call, tuple[str, ...]]:
         body = to_chat_body(original)
     except InboundError as exc:
         raise bad_request(str(exc), param=exc.param) from exc
-    call = await start_call(
-        request, key, body, len(raw), started, accepted=("chat-completion",), endpoint=ENDPOINT
-    )
+    call = await begin_tokens(request, key, body, len(raw), started, family=MESSAGES)
     # Kept to name the stop sequence that ended the answer, when the backend tells.
     return call, tuple(body.get("stop") or ())
 
@@ -95,13 +99,13 @@ def _headers(call: Call, content_type: str | None = "application/json") -> dict[
 
 
 async def _complete(call: Call, stops: tuple[str, ...]) -> web.Response:
-    completion = await call.complete_chat()
+    completion = await complete_chat(call)
     message = to_message(completion, model=call.served_model, stop_sequences=stops)
     usage = completion.get("usage")
     if not usage:
-        usage = call.estimated_usage(_output_chars(message) // 4)
+        usage = estimated_usage(call, _output_chars(message) // 4)
         message["usage"] = anthropic_usage(usage)
-    await call.settle(usage)
+    await settle_tokens(call, usage, completion)
     return web.Response(body=orjson.dumps(message), headers=_headers(call))
 
 
@@ -116,7 +120,7 @@ def _output_chars(message: dict) -> int:
 
 
 async def _stream(call: Call, stops: tuple[str, ...]) -> web.StreamResponse:
-    chunks = await call.open_chat_stream()
+    chunks = await open_chat_stream(call)
     translator = EventTranslator(model=call.served_model, stop_sequences=stops)
     tally = StreamTally()
 

@@ -16,9 +16,17 @@ from typing import Any, cast
 import orjson
 from aiohttp import web
 
-from omnigate.api.call import Call, start_call
+from omnigate.api.chat_call import (
+    RESPONSES,
+    begin_tokens,
+    complete_chat_at,
+    estimated_usage,
+    open_chat_stream_at,
+    settle_tokens,
+)
 from omnigate.api.chat_stream import StreamTally, UsageMeter, relay_translated, serve_stream
 from omnigate.api.common import read_json
+from omnigate.api.pipeline import Call
 from omnigate.errors import ApiError, bad_request
 from omnigate.gateway import GATEWAY
 from omnigate.http.sse import send
@@ -29,8 +37,6 @@ from omnigate.responses.native import NativeRelay, adopt, upstream_body
 from omnigate.responses.stream import EventTranslator, encode
 from omnigate.responses.translate import base_response, chat_usage, output_text, to_chat_body, to_response
 from omnigate.routing.router import Deployment
-
-ENDPOINT = "/v1/responses"
 
 
 @dataclass(slots=True)
@@ -60,7 +66,7 @@ async def create_response(request: web.Request) -> web.StreamResponse:
             return await _stream(call, turn)
         return await _complete(call, turn)
     finally:
-        await call.gw.book.release(call.reservation)
+        await call.release()
 
 
 async def _begin(request: web.Request) -> tuple[Call, Turn]:
@@ -80,16 +86,14 @@ async def _begin(request: web.Request) -> tuple[Call, Turn]:
         # the reservation all come from the chat body, so both roads accept the same requests.
         body = to_chat_body(original, history, items)
         model = gw.catalog.lookup(body["model"]) if isinstance(body.get("model"), str) else None
-        # An unknown model is left to start_call, which names the problem better.
+        # An unknown model is left to the pipeline, which names the problem better.
         context_length = model.context_length if model is not None else None
         body["messages"] = truncation.fit(body["messages"], context_length, original.get("truncation"))
     except TranslationError as exc:
         raise bad_request(str(exc), param=exc.param) from exc
     # The earlier turns go upstream too, so they count towards the worst case reserved.
     size = len(raw) + (len(orjson.dumps(history)) if history else 0)
-    call = await start_call(
-        request, key, body, size, started, accepted=("chat-completion", "responses"), endpoint=ENDPOINT
-    )
+    call = await begin_tokens(request, key, body, size, started, family=RESPONSES)
     return call, Turn(original, items, history)
 
 
@@ -100,8 +104,8 @@ async def _answer(call: Call, turn: Turn, *, stream: bool) -> Any:
     async def send_one(deployment: Deployment) -> Any:
         backend = deployment.backend
         if not backend.speaks_responses:
-            chat = call.open_chat_stream_at if stream else call.complete_chat_at
-            return await chat(deployment)
+            chat = open_chat_stream_at if stream else complete_chat_at
+            return await chat(call, deployment)
         native = cast(ResponsesBackend, backend)
         body = turn.native_body(call, deployment, stream=stream)
         return await (native.open_response_stream(body) if stream else native.respond(body))
@@ -120,8 +124,8 @@ async def _complete(call: Call, turn: Turn) -> web.Response:
     usage = chat_usage(response.get("usage"))
     if usage is None:
         chars = len(response["output_text"]) + sum(len(i.get("arguments", "")) for i in response["output"])
-        usage = call.estimated_usage(chars // 4)
-    await call.settle(usage)
+        usage = estimated_usage(call, chars // 4)
+    await settle_tokens(call, usage, answer)
     if response["store"]:
         await storage.save(call.gw.db, call.key.account_id, response, turn.items)
     return web.Response(body=orjson.dumps(response), headers=call.headers())

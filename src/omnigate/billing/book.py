@@ -38,6 +38,7 @@ class Usage:
     request_id: str
     prompt_tokens: int | None
     completion_tokens: int | None
+    note: str | None = None  # what else the request used (images, seconds, ...), for the ledger
 
     @property
     def tokens(self) -> int:
@@ -211,7 +212,7 @@ class LedgerQueue:
             request_id=usage.request_id,
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
-            note=f"cost {cost} credits, capped at the available balance" if charged < cost else None,
+            note=_note(usage.note, charged, cost),
             created_at=state.updated_at,
         )
         item = Pending(Record(entry, seq, reservation.id, held, reservation.keyed))
@@ -283,3 +284,10 @@ class CreditBook(LedgerQueue):
     async def view(self, account_id: int) -> BalanceView:
         state = self.accounts[account_id]
         return BalanceView(state.balance, state.low_balance_threshold, state.updated_at)
+
+
+def _note(note: str | None, charged: int, cost: int) -> str | None:
+    if charged < cost:
+        capped = f"cost {cost} credits, capped at the available balance"
+        return f"{note}; {capped}" if note else capped
+    return note

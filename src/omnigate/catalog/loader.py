@@ -33,6 +33,8 @@ class Price:
     output_per_second: float | None = None
     input_per_character: float | None = None
     input_per_second: float | None = None
+    per_page: float | None = None
+    per_request: float | None = None
 
 
 @dataclass(slots=True)
@@ -53,6 +55,8 @@ class Model:
     url: str = ""
     docs_url: str = ""
     local: bool = False
+    # Priced by a [[prices]] entry of the operator's (which wins over what an upstream reports).
+    operator_priced: bool = False
     # Body fields the rules know; the gateway forwards only these (None: forward everything).
     param_names: frozenset[str] | None = None
     _validator: Callable[[dict], None] | None = field(default=None, repr=False)

@@ -222,6 +222,8 @@ class LocalBackend:
     local = True
     speaks_responses = False
     embeds = True
+    markup: float | None = None
+    reserve_credits = 0
 
     def __init__(self, settings: Settings, specs: list[LocalModelSpec]) -> None:
         self.chat: dict[str, LlamaChatEngine] = {}

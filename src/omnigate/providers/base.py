@@ -49,6 +49,11 @@ class ChatBackend(Protocol):
     speaks_responses: bool
     # True when the backend is also an EmbeddingBackend; embedding models route only to those.
     embeds: bool
+    # Set for an upstream that bills in credits and says so on its answers (the service itself):
+    # a call costs its figure times this. None: the gateway prices calls itself.
+    markup: float | None
+    # What a call to such an upstream holds before it answers (its cost is unknown until then).
+    reserve_credits: int
 
     async def complete(self, body: dict, *, account_id: int) -> dict: ...
 

@@ -36,6 +36,8 @@ class HttpProvider:
     local = False
     speaks_responses = False
     embeds = False
+    markup: float | None = None
+    reserve_credits = 0
     protocol_headers: ClassVar[dict[str, str]] = {}
     failure_for_status: ClassVar[FailureForStatus]
 

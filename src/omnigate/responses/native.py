@@ -124,6 +124,7 @@ class NativeRelay:
         self.response = base_response(request, response_id=response_id, model=model, created_at=created_at)
         self.sequence = 0
         self.usage: dict[str, Any] | None = None
+        self.usage_chunk: dict[str, Any] | None = None  # upstreams that speak Responses bill in tokens
         self.pieces = 0
         self.chars = 0
 

@@ -1,0 +1,162 @@
+"""The one path every billed request takes, whatever its family:
+
+    authenticate → resolve the model → check its rules → price and hold the worst case
+    → try deployments (routing/attempts.py) → settle the real cost or release the hold
+
+A family's handler parses its body (JSON or multipart), says how to estimate the worst case,
+calls `begin`, then `Call.attempt` with what to send each deployment, and `Call.settle` with what
+the answer used. Chat-shaped families add their helpers in api/chat_call.py.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from aiohttp import web
+
+from omnigate.api.common import resolve_model, validate
+from omnigate.billing.book import Reservation, Usage
+from omnigate.billing.charge import hold
+from omnigate.billing.pricing import Tariff, Used
+from omnigate.catalog.loader import Model
+from omnigate.gateway import GATEWAY, REQUEST_ID, Gateway
+from omnigate.http.scopes import require_scope
+from omnigate.routing.attempts import attempt
+from omnigate.routing.router import Deployment
+from omnigate.store.rows import KeyRow
+
+T = TypeVar("T")
+# The worst case a family's request may use, from the model and the (validated) body.
+Estimate = Callable[[Model, dict], Used]
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    """What a route serves: its public path (errors and key scopes name it) and the catalogue
+    types of the models it accepts."""
+
+    endpoint: str
+    accepted: tuple[str, ...]
+
+
+async def begin(
+    request: web.Request,
+    key: KeyRow,
+    body: dict,
+    *,
+    family: Family,
+    estimate: Estimate,
+    started: float,
+    body_size: int,
+    check: Callable[[dict], None] | None = None,
+) -> Call:
+    """Every step before the first upstream call; raises the ApiError that refuses the request."""
+    gw = request.app[GATEWAY]
+    require_scope(key, family.endpoint)
+    model = resolve_model(gw.catalog, body, accepted=family.accepted, endpoint=family.endpoint)
+    if check is not None:
+        check(body)
+    validate(model, body)
+    plan = gw.router.plan(model, max(1, gw.settings.routing.max_attempts))
+    tariff = gw.tariff(model, plan)
+    worst_case = tariff.cost(estimate(model, body)) if tariff is not None else 0
+    if not model.operator_priced:
+        # An upstream that bills in credits charges what it reports, which is unknown before.
+        worst_case = max(
+            [worst_case, *(d.backend.reserve_credits for d in plan if d.backend.markup is not None)]
+        )
+    reservation = await hold(gw.book, key, worst_case)
+    return Call(gw, request, key, model, body, plan, tariff, reservation, started, body_size)
+
+
+@dataclass(slots=True)
+class Call:
+    gw: Gateway
+    request: web.Request
+    key: KeyRow
+    model: Model
+    body: dict
+    plan: list[Deployment]  # the deployments to try, in order
+    tariff: Tariff | None
+    reservation: Reservation
+    started: float
+    body_size: int  # bytes, as received
+    upstream_seconds: float = 0.0
+    deployment: Deployment | None = None
+
+    @property
+    def request_id(self) -> str:
+        return self.request[REQUEST_ID]
+
+    @property
+    def served_model(self) -> str:
+        """The model named in the answer: a built-in engine answers as itself, never as another id."""
+        if self.deployment is not None and self.deployment.backend.local:
+            return self.deployment.upstream_model
+        return self.model.id
+
+    def forward_body(self, deployment: Deployment) -> dict:
+        """The body for one deployment: fields the rules know (the service drops the rest)."""
+        names = self.model.param_names
+        out = {k: v for k, v in self.body.items() if k in names} if names else dict(self.body)
+        out["model"] = deployment.upstream_model
+        return out
+
+    async def attempt(self, send_one: Callable[[Deployment], Awaitable[T]]) -> T:
+        """The answer of the first deployment of the plan that gives one."""
+        answered = await attempt(
+            self.plan,
+            send_one,
+            health=self.gw.router.health,
+            routing=self.gw.settings.routing,
+            request_id=self.request_id,
+        )
+        self.deployment = answered.deployment
+        self.upstream_seconds += answered.upstream_seconds
+        return answered.result
+
+    async def settle(
+        self, used: Used, *, upstream_credits: int | None = None, note: str | None = None
+    ) -> int:
+        """Charge what the request used and record it in the ledger; returns the credits charged.
+
+        An upstream that bills in credits (the service itself, another Omnigate) is passed on at
+        its own figure times its markup, unless the operator priced the model. Should it not say
+        what it charged, the list price applies, or else what was held: never nothing.
+        """
+        backend = self.deployment.backend if self.deployment is not None else None
+        by_upstream = backend is not None and backend.markup is not None and not self.model.operator_priced
+        if by_upstream and upstream_credits is not None:
+            assert backend is not None and backend.markup is not None
+            cost = math.ceil(upstream_credits * backend.markup)
+        elif self.tariff is not None:
+            cost = self.tariff.cost(used)
+        else:
+            cost = self.reservation.amount if by_upstream else 0
+        record = Usage(
+            key_prefix=self.key.prefix,
+            model=self.served_model,
+            request_id=self.request_id,
+            prompt_tokens=used.prompt_tokens,
+            completion_tokens=used.completion_tokens,
+            note=note,
+        )
+        return await self.gw.book.settle(self.reservation, cost, record)
+
+    async def release(self) -> None:
+        """Give back what is still held (a no-op once settled); every handler ends with it."""
+        await self.gw.book.release(self.reservation)
+
+    def headers(self, content_type: str | None = "application/json") -> dict[str, str]:
+        """Response headers: the request id and the time the gateway itself added (total minus
+        upstream), so users can check the overhead in production."""
+        overhead = (time.perf_counter() - self.started - self.upstream_seconds) * 1000
+        headers = {"X-Request-Id": self.request_id, "X-Omnigate-Overhead-Ms": f"{overhead:.3f}"}
+        if content_type:
+            # Given as a plain header: aiohttp's content_type argument parses it on every response.
+            headers["Content-Type"] = content_type
+        return headers
