@@ -36,11 +36,12 @@ Estimate = Callable[[Model, dict], Used]
 
 @dataclass(frozen=True, slots=True)
 class Family:
-    """What a route serves: its public path (errors and key scopes name it) and the catalogue
-    types of the models it accepts."""
+    """What a route serves: its public path (errors and key scopes name it), the catalogue types
+    of the models it accepts, and for media routes the family its backends must serve."""
 
     endpoint: str
     accepted: tuple[str, ...]
+    media: str | None = None
 
 
 async def begin(
@@ -61,7 +62,7 @@ async def begin(
     if check is not None:
         check(body)
     validate(model, body)
-    plan = gw.router.plan(model, max(1, gw.settings.routing.max_attempts))
+    plan = gw.router.plan(model, max(1, gw.settings.routing.max_attempts), family.media)
     tariff = gw.tariff(model, plan)
     worst_case = tariff.cost(estimate(model, body)) if tariff is not None else 0
     if not model.operator_priced:

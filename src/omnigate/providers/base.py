@@ -54,6 +54,8 @@ class ChatBackend(Protocol):
     markup: float | None
     # What a call to such an upstream holds before it answers (its cost is unknown until then).
     reserve_credits: int
+    # The media families it serves (providers/media.py MediaBackend); empty for chat-only ones.
+    media_families: frozenset[str]
 
     async def complete(self, body: dict, *, account_id: int) -> dict: ...
 

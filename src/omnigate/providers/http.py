@@ -38,6 +38,7 @@ class HttpProvider:
     embeds = False
     markup: float | None = None
     reserve_credits = 0
+    media_families: frozenset[str] = frozenset()
     protocol_headers: ClassVar[dict[str, str]] = {}
     failure_for_status: ClassVar[FailureForStatus]
 

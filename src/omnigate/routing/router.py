@@ -34,8 +34,8 @@ class Router:
             matched = []
             for route in self._routes:
                 backend = self._backends[route.provider]
-                if model.type == "embedding" and not backend.embeds:
-                    continue  # a catch-all route to a chat-only protocol cannot serve embeddings
+                if not _serves(backend, model.type):
+                    continue  # e.g. a catch-all route to a chat-only protocol cannot serve embeddings
                 if any(fnmatchcase(name, route.model) for name in model.names):
                     upstream = route.upstream_model or model.id
                     matched.append(Deployment(backend, upstream, f"{route.provider}:{upstream}"))
@@ -54,9 +54,31 @@ class Router:
             )
         return found
 
-    def plan(self, model: Model, attempts: int) -> list[Deployment]:
+    def plan(self, model: Model, attempts: int, media: str | None = None) -> list[Deployment]:
         """The order to try deployments in: those not cooling down, in config order, repeated
-        until `attempts` (all of them when every one is cooling down: better a try than a 503)."""
+        until `attempts` (all of them when every one is cooling down: better a try than a 503).
+        `media` narrows them to backends that serve that media family (image edits, say)."""
         found = self.require(model)
+        if media is not None:
+            found = tuple(d for d in found if media in d.backend.media_families)
+            if not found:
+                raise ApiError(
+                    503,
+                    f"Service unavailable: no upstream configured for model {model.id!r} serves {media}.",
+                    code="model_not_configured",
+                )
         ready = [d for d in found if self.health.available(d.label)] or list(found)
         return (ready * attempts)[:attempts]
+
+
+# The media family each media model type needs its backend to serve (providers/media.py).
+MEDIA_FAMILY_OF_TYPE = {"image": "image", "tts": "tts", "stt": "stt", "document": "ocr"}
+
+
+def _serves(backend: ChatBackend, model_type: str) -> bool:
+    if model_type == "embedding":
+        return backend.embeds
+    family = MEDIA_FAMILY_OF_TYPE.get(model_type)
+    if family is not None:
+        return family in backend.media_families
+    return True

@@ -1,0 +1,72 @@
+"""What a backend that serves the synchronous media families offers the gateway.
+
+Every family speaks the service's own format inside the gateway: a job carries the service's
+request body for its route (the fields the model's rules know, `model` set to the deployment's
+upstream name) and the uploaded files; a result carries the service's answer for the family.
+Each adapter translates between that and its provider's wire format, so the handlers stay the
+same whoever serves the model:
+
+- `image` (POST /v1/images/generations): result body `{data: [{url or b64_json, ...}], ...}`, or
+  triposr's `{model_mesh: {url, ...}}`.
+- `image-edit` (POST /v1/images/edits, its form fields as the body): result as `image`; the files
+  are `image` (one or more) and `mask`.
+- `tts` (POST /v1/tts): result `audio` bytes with their `content_type`, or body `{audio: {url}}`.
+- `stt` (POST /v1/stt: a `url` in the body, or a file `audio`): result body is the transcript
+  object, Deepgram's `{metadata{duration}, results{channels[{alternatives[{transcript}]}]}}` or
+  AssemblyAI's `{text, audio_duration, ...}`.
+- `ocr` (POST /v1/ocr): result body `{pages: [{index, markdown, ...}], usage_info}` (Mistral's
+  shape) or Google Document AI's.
+
+Failures are raised as `UpstreamFailure` (providers/base.py), as the chat adapters do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from omnigate.billing.pricing import Used
+
+FAMILIES = ("image", "image-edit", "tts", "stt", "ocr")
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """A file the client sent (multipart), held in memory within the route's size limit."""
+
+    field: str  # the form field: "image", "mask", "file", "audio"
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(slots=True)
+class MediaJob:
+    family: str  # one of FAMILIES
+    body: dict
+    files: list[Upload] = field(default_factory=list)
+
+    def file(self, name: str) -> Upload | None:
+        return next((f for f in self.files if f.field == name), None)
+
+
+@dataclass(slots=True)
+class MediaResult:
+    body: dict | None = None  # a JSON answer in the service's shape for the family
+    audio: bytes | None = None  # or audio (text-to-speech)
+    content_type: str | None = None  # of `audio`
+    # What the call used, for billing: images made, seconds of audio, characters spoken, pages.
+    used: Used = field(default_factory=Used)
+    # What an upstream that bills in credits charged (its `meta.usage.tokens_used`).
+    upstream_credits: int | None = None
+
+
+class MediaBackend(Protocol):
+    name: str
+    local: bool
+    markup: float | None
+    reserve_credits: int
+    # The families this backend serves; a media model routes only to backends that serve its family.
+    media_families: frozenset[str]
+
+    async def run_media(self, job: MediaJob) -> MediaResult: ...
