@@ -22,6 +22,7 @@ Failures are raised as `UpstreamFailure` (providers/base.py), as the chat adapte
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -40,11 +41,22 @@ class Upload:
     data: bytes
 
 
+# Fetches a URL the client gave, for an upstream that wants bytes: only public http(s) addresses,
+# within a size limit and a timeout (http/fetch.py); failures are 4xx ApiErrors naming the URL.
+Fetch = Callable[[str], Awaitable[Upload]]
+
+
+async def _no_fetch(url: str) -> Upload:
+    raise RuntimeError("this job was built without a fetcher")
+
+
 @dataclass(slots=True)
 class MediaJob:
     family: str  # one of FAMILIES
     body: dict
     files: list[Upload] = field(default_factory=list)
+    # For adapters whose upstream takes bytes where the client gave a URL (an STT `url`, say).
+    fetch: Fetch = _no_fetch
 
     def file(self, name: str) -> Upload | None:
         return next((f for f in self.files if f.field == name), None)
