@@ -20,7 +20,7 @@ from omnigate.http.auth import KeyCache
 from omnigate.providers.presets import upstream_name
 from omnigate.providers.registry import build_provider
 from omnigate.routing.health import DeploymentHealth
-from omnigate.routing.router import Deployment, Router
+from omnigate.routing.router import MEDIA_FAMILY_OF_TYPE, Deployment, Router
 from omnigate.settings import LOCAL_PROVIDER, RouteSettings, Settings
 from omnigate.store.db import Database
 from omnigate.sync import StateSync
@@ -84,7 +84,7 @@ class Gateway:
         routes = [
             *(RouteSettings(model=s.id, provider=LOCAL_PROVIDER) for s in specs),
             *settings.routes,
-            *developer_routes(catalog, settings),
+            *developer_routes(catalog, settings, providers),
         ]
         health = DeploymentHealth(
             failures_to_cool=settings.routing.cooldown_after_failures, cooldown_s=settings.routing.cooldown_s
@@ -159,14 +159,19 @@ def unpriced(model: Model) -> ApiError:
     )
 
 
-def developer_routes(catalog: Catalog, settings: Settings) -> list[RouteSettings]:
-    """Routes for the chat models of the developers a provider (usually a preset) serves."""
+def developer_routes(catalog: Catalog, settings: Settings, providers: dict[str, Any]) -> list[RouteSettings]:
+    """Routes for the models of the developers a provider (usually a preset) serves: their chat
+    models, and their media models of the families the provider's protocol serves."""
     routes = []
     for provider in settings.providers.values():
         if not provider.developers:
             continue
+        families = providers[provider.name].media_families
         for model in catalog.models:
-            if model.developer in provider.developers and model.type in ("chat-completion", "responses"):
+            if model.developer not in provider.developers:
+                continue
+            chat = model.type in ("chat-completion", "responses")
+            if chat or MEDIA_FAMILY_OF_TYPE.get(model.type) in families:
                 name = upstream_name(model, provider.names, provider.models)
                 routes.append(RouteSettings(model=model.id, provider=provider.name, upstream_model=name))
     return routes
