@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 # Wire protocols a [providers.*] table may name (providers/registry.py maps them to classes).
-PROVIDER_KINDS = ("openai", "anthropic", "gemini", "cohere")
+PROVIDER_KINDS = ("openai", "anthropic", "gemini", "cohere", "fal")
 
 
 class ConfigError(ValueError):

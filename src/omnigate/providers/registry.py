@@ -17,6 +17,7 @@ KINDS = {
     "anthropic": "omnigate.providers.anthropic.client:AnthropicProvider",
     "gemini": "omnigate.providers.gemini.client:GeminiProvider",
     "cohere": "omnigate.providers.cohere.client:CohereProvider",
+    "fal": "omnigate.providers.fal.client:FalProvider",
 }
 
 
