@@ -20,6 +20,8 @@ Deterministic behaviour (tests may rely on it):
   pieces the generated text is streamed in (the same number for non-streamed
   answers); ``total_tokens`` = the sum.
 
+The media endpoints (images, speech, transcriptions) are described in tests/fakes/openai_media.py.
+
 Run by hand: ``python -m tests.fakes.openai_upstream --port 9999`` (from the repo root).
 """
 
@@ -28,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import time
@@ -86,8 +89,11 @@ _ERRORS: Final[dict[int, tuple[str, str, str]]] = {
 # with an `error` event.
 STREAM_EVENT_FAILURES: Final = ("failed_event", "error_event")
 
+# As api.openai.com limits uploads (audio files may be 25 MB).
+_MAX_BODY: Final = 32 * 1024 * 1024
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-# (fake, request, JSON body, queued action) -> the reply of one generation endpoint.
+# (fake, request, body, queued action) -> the reply of one generation endpoint.
 Answer = Callable[
     ["FakeOpenAIUpstream", web.Request, dict[str, Any], "int | str | None"], Awaitable[web.StreamResponse]
 ]
@@ -257,15 +263,17 @@ class _Plan:
 
 
 class FakeOpenAIUpstream:
-    """An aiohttp server on 127.0.0.1 that answers like OpenAI's chat-completions API, and its
-    Responses API (tests/fakes/openai_responses.py).
+    """An aiohttp server on 127.0.0.1 that answers like OpenAI's chat-completions API, its
+    Responses API (tests/fakes/openai_responses.py) and its media endpoints
+    (tests/fakes/openai_media.py).
 
     Knobs tests set between requests: ``fail_next`` (queue of failures, one popped per
     generation request: an int HTTP status, ``"hang"``, ``"disconnect"``, ``"midstream"``,
     ``"malformed"`` (a chat stream whose third event is not JSON), or
     for Responses streams one of ``STREAM_EVENT_FAILURES``), ``chunk_delay`` and
-    ``hang_seconds``. Observations: ``requests`` (with their ``paths``), ``headers``,
-    ``stream_cancelled`` and ``fidelity_errors``.
+    ``hang_seconds``. Observations: ``requests`` (with their ``paths``; a multipart request is
+    recorded as its form, files as ``FormFile``), ``headers``, ``stream_cancelled``,
+    ``fidelity_errors`` and ``images`` (the PNGs served at the URLs of image answers).
     """
 
     def __init__(
@@ -289,6 +297,7 @@ class FakeOpenAIUpstream:
         self.hang_seconds: float = 30.0
         self.stream_cancelled = asyncio.Event()
         self.fidelity_errors: list[str] = []
+        self.images: dict[str, bytes] = {}  # name -> PNG, served at /v1/generated/<name>
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
         self._stopping = False
@@ -301,11 +310,18 @@ class FakeOpenAIUpstream:
         """Bind on ``host:port`` (port 0 = a free one) in the running event loop."""
         if self._runner is not None:
             raise RuntimeError("FakeOpenAIUpstream already started")
-        app = web.Application(middlewares=[self._middleware])
+        # Imported here: that module builds on this one's helpers.
+        from tests.fakes import openai_media
+
+        app = web.Application(middlewares=[self._middleware], client_max_size=_MAX_BODY)
+        serve_image = functools.partial(openai_media.serve_image, self)
         for prefix in ("/v1", ""):
             app.router.add_post(f"{prefix}/chat/completions", self._chat)
             app.router.add_post(f"{prefix}/responses", self._responses)
             app.router.add_get(f"{prefix}/models", self._models)
+            for path, (answer, read) in openai_media.ENDPOINTS.items():
+                app.router.add_post(prefix + path, functools.partial(self._serve, answer=answer, read=read))
+            app.router.add_get(prefix + "/generated/{name}", serve_image)
         # handler_cancellation: a client that hangs up cancels the handler, which is
         # how a disconnect during a chunk_delay sleep or a "hang" is noticed at once.
         runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=1.0)
@@ -353,6 +369,7 @@ class FakeOpenAIUpstream:
         self.headers.clear()
         self.fail_next.clear()
         self.fidelity_errors.clear()
+        self.images.clear()
         self.chunk_delay = 0.0
         self.stream_cancelled.clear()
 
@@ -451,22 +468,21 @@ class FakeOpenAIUpstream:
         )
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
-        return await self._serve(request, FakeOpenAIUpstream._answer_chat)
+        return await self._serve(request, answer=FakeOpenAIUpstream._answer_chat)
 
     async def _responses(self, request: web.Request) -> web.StreamResponse:
         # Imported here: that module builds on this one's helpers.
         from tests.fakes.openai_responses import answer_responses
 
-        return await self._serve(request, answer_responses)
+        return await self._serve(request, answer=answer_responses)
 
-    async def _serve(self, request: web.Request, answer: Answer) -> web.StreamResponse:
+    async def _serve(
+        self, request: web.Request, *, answer: Answer, read: BodyReader | None = None
+    ) -> web.StreamResponse:
         """What every generation endpoint does first: record the request, play the next queued
-        failure, check the body is a JSON object and the key; then `answer` builds the reply."""
-        raw = await request.read()
-        try:
-            body: object = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            body = None
+        failure, check the body (`read`; by default a JSON object) and the key; then `answer`
+        builds the reply."""
+        body = await (read or read_json_body)(request)
         if isinstance(body, dict):
             # Recorded before any failure so retry tests can count attempts.
             self.requests.append(body)
@@ -487,12 +503,8 @@ class FakeOpenAIUpstream:
                 500, f"fake upstream: unknown fail_next item {action!r}", type_="server_error"
             )
 
-        if not isinstance(body, dict):
-            raise _UpstreamError(
-                400,
-                "We could not parse the JSON body of your request. The OpenAI API expects "
-                "a JSON payload (an object), but what was sent was not valid JSON.",
-            )
+        if isinstance(body, _UpstreamError):
+            raise body
         if not self._authorized(request):
             return self._unauthorized(request)
         return await answer(self, request, body, action)
@@ -642,6 +654,24 @@ class FakeOpenAIUpstream:
             self.stream_cancelled.set()
 
 
+# Reads a request's body: the body, or the error to answer once any queued failure has played.
+BodyReader = Callable[[web.Request], Awaitable["dict[str, Any] | _UpstreamError"]]
+
+
+async def read_json_body(request: web.Request) -> dict[str, Any] | _UpstreamError:
+    try:
+        body: object = orjson.loads(await request.read())
+    except orjson.JSONDecodeError:
+        body = None
+    if isinstance(body, dict):
+        return body
+    return _UpstreamError(
+        400,
+        "We could not parse the JSON body of your request. The OpenAI API expects "
+        "a JSON payload (an object), but what was sent was not valid JSON.",
+    )
+
+
 def _hang_up(request: web.Request) -> None:
     # close() (not abort()) so bytes already written still reach the client before
     # the FIN; the client then sees a response (or chunked body) that never ends.
@@ -654,17 +684,23 @@ async def send_json(
     request: web.Request, answer: dict[str, Any], action: int | str | None
 ) -> web.StreamResponse:
     """A 200 JSON answer (``"midstream"``: cut off halfway)."""
-    payload = orjson.dumps(answer)
+    return await send_bytes(request, orjson.dumps(answer), "application/json", action)
+
+
+async def send_bytes(
+    request: web.Request, payload: bytes, content_type: str, action: int | str | None
+) -> web.StreamResponse:
+    """A 200 answer of `payload` (``"midstream"``: cut off halfway)."""
     if action == "midstream":
-        return await _send_truncated(request, payload)
+        return await _send_truncated(request, payload, content_type)
     return web.Response(
-        body=payload, content_type="application/json", headers={"x-request-id": f"req_{uuid.uuid4().hex}"}
+        body=payload, headers={"Content-Type": content_type, "x-request-id": f"req_{uuid.uuid4().hex}"}
     )
 
 
-async def _send_truncated(request: web.Request, payload: bytes) -> web.StreamResponse:
+async def _send_truncated(request: web.Request, payload: bytes, content_type: str) -> web.StreamResponse:
     """Non-stream "midstream": promise the full body, send half, then hang up."""
-    response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+    response = web.StreamResponse(status=200, headers={"Content-Type": content_type})
     response.content_length = len(payload)
     await response.prepare(request)
     await response.write(payload[: len(payload) // 2])
