@@ -2,7 +2,8 @@
 
 One keep-alive connection pool per provider (providers/http.py). Request bodies are already in
 OpenAI's shape, so they go out as they are; answers come back as dicts for the gateway to bill and
-relay. With `responses`, the upstream also takes Responses API bodies at /responses.
+relay. With `responses`, the upstream also takes Responses API bodies at /responses. The media
+families (images, speech, transcriptions) go to OpenAI's media endpoints (media.py).
 """
 
 from __future__ import annotations
@@ -12,14 +13,15 @@ from typing import Any
 import aiohttp
 import orjson
 
-from omnigate.providers.http import HttpProvider
 from omnigate.providers.openai_compat import errors
+from omnigate.providers.openai_compat.media import OpenAIMedia
 from omnigate.providers.openai_compat.quirks import apply_quirks
 from omnigate.providers.openai_compat.stream import SSEChunkStream, SSEResponseEventStream
 
 
-class OpenAICompatProvider(HttpProvider):
+class OpenAICompatProvider(OpenAIMedia):
     embeds = True
+    media_families = frozenset({"image", "image-edit", "tts", "stt"})
     failure_for_status = staticmethod(errors.failure_for_status)
 
     def __init__(
