@@ -10,7 +10,20 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from omnigate.api import admin, billing, chat, embeddings, keys, messages, models, responses
+from omnigate.api import (
+    admin,
+    billing,
+    chat,
+    documents,
+    embeddings,
+    images,
+    keys,
+    messages,
+    models,
+    responses,
+    speech,
+    transcription,
+)
 from omnigate.errors import ApiError, render_error
 from omnigate.gateway import GATEWAY, REQUEST_ID, Gateway
 from omnigate.http import openapi
@@ -29,6 +42,14 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/chat/completions", chat.chat_completions),
     ("POST", "/embeddings", embeddings.embeddings),
+    ("POST", "/images/generations", images.generations),
+    ("POST", "/images/edits", images.edits),
+    ("POST", "/tts", speech.tts),
+    ("POST", "/audio/speech", speech.audio_speech),
+    ("POST", "/stt", transcription.stt),
+    ("POST", "/audio/transcriptions", transcription.transcriptions),
+    ("POST", "/audio/translations", transcription.translations),
+    ("POST", "/ocr", documents.ocr),
     ("POST", "/messages", messages.messages),
     ("POST", "/responses", responses.create_response),
     ("GET", "/responses/{response_id}", responses.get_response),
@@ -86,6 +107,11 @@ def _error_response(request: web.Request, err: ApiError) -> web.Response:
     return web.Response(body=body, status=err.status, content_type="application/json", headers=headers)
 
 
+async def _serve_file(request: web.Request) -> web.StreamResponse:
+    """Files the gateway made itself (audio as a URL): no key, the unguessable name is the key."""
+    return await request.app[GATEWAY].files.serve(request)
+
+
 def create_app(gateway: Gateway) -> web.Application:
     app = web.Application(
         middlewares=[error_boundary], client_max_size=gateway.settings.server.max_body_bytes
@@ -94,6 +120,7 @@ def create_app(gateway: Gateway) -> web.Application:
     app.router.add_get("/models", models.list_models)
     app.router.add_get("/v1/models", models.list_models_openai)
     app.router.add_get("/openapi.json", openapi.openapi_json)
+    app.router.add_get("/files/{name}", _serve_file)
     for method, path, handler in ROUTES:
         app.router.add_route(method, "/v1" + path, handler)
         app.router.add_route(method, path, handler)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -17,11 +18,13 @@ from omnigate.catalog.loader import Catalog, Model, Price
 from omnigate.engines.local import LocalBackend, catalogue_model, local_specs
 from omnigate.errors import ApiError
 from omnigate.http.auth import KeyCache
+from omnigate.http.fetch import Fetcher
+from omnigate.http.files import FileStore
 from omnigate.providers.presets import upstream_name
 from omnigate.providers.registry import build_provider
 from omnigate.routing.health import DeploymentHealth
 from omnigate.routing.router import MEDIA_FAMILY_OF_TYPE, Deployment, Router
-from omnigate.settings import LOCAL_PROVIDER, RouteSettings, Settings
+from omnigate.settings import LOCAL_PROVIDER, RouteSettings, Settings, megabytes
 from omnigate.store.db import Database
 from omnigate.sync import StateSync
 
@@ -39,6 +42,8 @@ class Gateway:
     providers: dict[str, Any]
     local: LocalBackend
     router: Router
+    fetcher: Fetcher  # URLs fetched for clients (audio to transcribe, ...)
+    files: FileStore  # files the gateway serves itself (generated audio as a URL)
     _tariffs: dict[str, Tariff | None] = field(default_factory=dict)
 
     @classmethod
@@ -90,11 +95,20 @@ class Gateway:
             failures_to_cool=settings.routing.cooldown_after_failures, cooldown_s=settings.routing.cooldown_s
         )
         router = Router(routes, {**providers, LOCAL_PROVIDER: local}, health)
-        gateway = cls(settings, catalog, db, book, keys, sync, providers, local, router)
+        server = settings.server
+        fetcher = Fetcher(
+            allow_private=server.allow_private_urls,
+            max_bytes=megabytes(server.max_fetch_mb),
+            timeout_s=server.fetch_timeout_s,
+        )
+        folder = Path(settings.storage.folder or settings.data_dir / "files")
+        files = FileStore(folder, settings.storage.ttl_s)
+        gateway = cls(settings, catalog, db, book, keys, sync, providers, local, router, fetcher, files)
         gateway.warn_unpriced()
         return gateway
 
     async def start(self) -> None:
+        await self.fetcher.start()
         for provider in self.providers.values():
             await provider.start()
         await self.book.start()
@@ -105,6 +119,7 @@ class Gateway:
         await self.book.close()
         for provider in self.providers.values():
             await provider.close()
+        await self.fetcher.close()
         self.local.close()
         self.db.close()
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 # Wire protocols a [providers.*] table may name (providers/registry.py maps them to classes).
-PROVIDER_KINDS = ("openai", "anthropic", "gemini", "cohere", "fal")
+PROVIDER_KINDS = ("openai", "anthropic", "gemini", "cohere", "aimlapi", "deepgram", "fal")
 
 
 class ConfigError(ValueError):
@@ -29,10 +29,34 @@ class ServerSettings:
     port: int = 8000
     # Chat bodies carry base64 images and long histories; 32 MiB is generous yet bounded.
     max_body_mb: float = 32.0
+    # Files sent with a request (multipart): images to edit, and audio to transcribe.
+    max_image_mb: float = 25.0
+    max_audio_mb: float = 100.0
+    # URLs the gateway fetches for a client (audio to transcribe, ...): public addresses only,
+    # unless this is set (a gateway on a private network serving its own files, say).
+    allow_private_urls: bool = False
+    max_fetch_mb: float = 100.0
+    fetch_timeout_s: float = 60.0
+    # How clients reach this gateway, for URLs it hands out (generated audio); empty: the Host
+    # the request came to.
+    public_url: str = ""
 
     @property
     def max_body_bytes(self) -> int:
         return int(self.max_body_mb * 1024 * 1024)
+
+
+def megabytes(value: float) -> int:
+    return int(value * 1024 * 1024)
+
+
+@dataclass(slots=True)
+class StorageSettings:
+    """Where generated files the gateway serves itself live (audio it made into a URL)."""
+
+    folder: str = ""  # empty: files/ under the data folder
+    # How long a URL handed out keeps working.
+    ttl_s: float = 3600.0
 
 
 @dataclass(slots=True)
@@ -77,6 +101,10 @@ class BillingSettings:
     # A model served by an upstream with neither a list price nor a [[prices]] entry:
     # "refuse" answers 403 naming the missing entry; "free" serves it without charging.
     unpriced: str = "refuse"
+    # Worst cases held for media whose size is unknown before the call: audio given as a URL
+    # (seconds), and documents (pages).
+    max_audio_seconds: int = 7200
+    max_document_pages: int = 100
 
 
 @dataclass(slots=True)
@@ -120,6 +148,10 @@ class ProviderSettings:
     # The upstream serves OpenAI's Responses API (POST /responses) too: /v1/responses requests
     # are passed through natively instead of being translated to chat completions.
     responses: bool = False
+    # kind "aimlapi" (the service itself): a call costs the credits it reports times `markup`,
+    # unless a [[prices]] entry prices the model; `reserve_credits` are held until it answers.
+    markup: float = 1.0
+    reserve_credits: int = 2_000_000
 
     def resolve_api_key(self) -> str | None:
         if self.api_key:
@@ -161,6 +193,7 @@ class Settings:
     routing: RoutingSettings = field(default_factory=RoutingSettings)
     billing: BillingSettings = field(default_factory=BillingSettings)
     engines: EngineSettings = field(default_factory=EngineSettings)
+    storage: StorageSettings = field(default_factory=StorageSettings)
     local_models: list[LocalModelSettings] = field(default_factory=list)
     providers: dict[str, ProviderSettings] = field(default_factory=dict)
     routes: list[RouteSettings] = field(default_factory=list)
@@ -172,7 +205,7 @@ class Settings:
 
 
 UNPRICED_CHOICES = ("refuse", "free")
-_SCALAR_TABLES = ("server", "database", "redis", "routing", "billing", "engines")
+_SCALAR_TABLES = ("server", "database", "redis", "routing", "billing", "engines", "storage")
 # The provider name under which the built-in engines serve; config cannot redefine it.
 LOCAL_PROVIDER = "local"
 
@@ -267,8 +300,24 @@ def _providers(raw: dict[str, Any]) -> dict[str, ProviderSettings]:
             models=dict(spec.get("models", {})),
             quirks=dict(spec.get("quirks", {})),
             responses=responses,
+            **_billing_of(name, spec),
         )
     return providers
+
+
+def _billing_of(name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """`markup` and `reserve_credits`, which only an upstream that bills in credits has."""
+    found = {k: spec[k] for k in ("markup", "reserve_credits") if k in spec}
+    if found and spec.get("kind") != "aimlapi":
+        raise ConfigError(f'[providers.{name}] {next(iter(found))} needs kind = "aimlapi"')
+    try:
+        markup = float(found.get("markup", 1.0))
+        reserve = int(found.get("reserve_credits", 2_000_000))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"[providers.{name}] markup and reserve_credits must be numbers") from exc
+    if markup < 0 or reserve < 0:
+        raise ConfigError(f"[providers.{name}] markup and reserve_credits cannot be negative")
+    return {"markup": markup, "reserve_credits": reserve}
 
 
 def _preset(provider: str, name: Any) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from omnigate.api.chat_call import (
 from omnigate.api.chat_stream import StreamTally, serve_stream, usage_chunk
 from omnigate.api.common import read_json
 from omnigate.api.pipeline import Call
+from omnigate.catalog.loader import Model
 from omnigate.errors import BODY_VALIDATION, ApiError, bad_request, error_payload
 from omnigate.gateway import GATEWAY
 from omnigate.http.sse import DONE, encode_event, send
@@ -37,7 +38,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         await call.release()
 
 
-def _require_messages(body: dict) -> None:
+def _require_messages(model: Model, body: dict) -> None:
     messages = body.get("messages")
     if messages is None:
         raise bad_request(f"{BODY_VALIDATION} messages: Required", param="messages")

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from omnigate.api.pipeline import Call, Estimate, Family, begin
-from omnigate.billing.pricing import Used
+from omnigate.billing.pricing import Used, upstream_credits
 from omnigate.catalog.loader import Model
 from omnigate.gateway import GATEWAY
 from omnigate.providers.base import ChunkStream
@@ -35,7 +35,7 @@ async def begin_tokens(
     started: float,
     *,
     family: Family,
-    check: Callable[[dict], None] | None = None,
+    check: Callable[[Model, dict], None] | None = None,
     generates: bool = True,
 ) -> Call:
     """`begin` for a chat-shaped family, whose worst case is counted in tokens."""
@@ -113,20 +113,6 @@ async def settle_tokens(call: Call, usage: dict, answer: dict | None = None) -> 
     """Charge an OpenAI-shaped usage object (as a backend reported it, or estimated); `answer`
     carries what an upstream that bills in credits charged, where it says."""
     return await call.settle(Used.from_usage(usage), upstream_credits=upstream_credits(answer))
-
-
-def upstream_credits(answer: dict | None) -> int | None:
-    """What an upstream that bills in credits charged, as the service reports it on an answer
-    (`meta.usage.tokens_used`, later `credits_used`)."""
-    meta = answer.get("meta") if isinstance(answer, dict) else None
-    usage = meta.get("usage") if isinstance(meta, dict) else None
-    if not isinstance(usage, dict):
-        return None
-    for name in ("credits_used", "tokens_used"):
-        value = usage.get(name)
-        if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
-            return math.ceil(value)
-    return None
 
 
 def estimated_usage(call: Call, completion_tokens: int) -> dict:

@@ -53,14 +53,14 @@ async def begin(
     estimate: Estimate,
     started: float,
     body_size: int,
-    check: Callable[[dict], None] | None = None,
+    check: Callable[[Model, dict], None] | None = None,
 ) -> Call:
     """Every step before the first upstream call; raises the ApiError that refuses the request."""
     gw = request.app[GATEWAY]
     require_scope(key, family.endpoint)
     model = resolve_model(gw.catalog, body, accepted=family.accepted, endpoint=family.endpoint)
     if check is not None:
-        check(body)
+        check(model, body)
     validate(model, body)
     plan = gw.router.plan(model, max(1, gw.settings.routing.max_attempts), family.media)
     tariff = gw.tariff(model, plan)

@@ -98,6 +98,20 @@ class Tariff:
         )
 
 
+def upstream_credits(answer: dict | None) -> int | None:
+    """What an upstream that bills in credits charged, as the service reports it on an answer
+    (`meta.usage.tokens_used`, later `credits_used`)."""
+    meta = answer.get("meta") if isinstance(answer, dict) else None
+    usage = meta.get("usage") if isinstance(meta, dict) else None
+    if not isinstance(usage, dict):
+        return None
+    for name in ("credits_used", "tokens_used"):
+        value = usage.get(name)
+        if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+            return math.ceil(value)
+    return None
+
+
 def _values(tariff: Tariff) -> tuple[float, ...]:
     return (
         tariff.input_token,

@@ -37,6 +37,10 @@ MODEL_FAMILIES = {
     "ChatModel": ("chat-completion",),
     "ResponsesModel": ("chat-completion", "responses"),
     "EmbeddingModel": ("embedding",),
+    "ImageModel": ("image",),
+    "TtsModel": ("tts",),
+    "SttModel": ("stt",),
+    "DocumentModel": ("document",),
 }
 
 
@@ -51,6 +55,8 @@ class Operation:
     streams: bool = False  # with `stream: true` the answer is server-sent events
     errors: tuple[int, ...] = ()
     parameters: tuple[Schema, ...] = ()  # beyond the path's own
+    form: bool = False  # the body is multipart/form-data (files), not JSON
+    answer_type: str = "application/json"  # audio routes answer audio
 
 
 def _optional(where: str, name: str, schema: Schema) -> Schema:
@@ -166,6 +172,56 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "Delete a key", "keys", "admin", "ServiceKeyDeleted", errors=(404,)
     ),
     ("GET", "/v1/key"): Operation("The calling key's own settings and use", "keys", "key", "ServiceKey"),
+    ("POST", "/v1/images/generations"): Operation(
+        "Generate images (and triposr's 3D meshes)",
+        "media",
+        "key",
+        "Images",
+        "ImageRequest",
+        errors=MODEL_CALL_ERRORS,
+    ),
+    ("POST", "/v1/images/edits"): Operation(
+        "Edit images", "media", "key", "Images", "ImageEditForm", errors=MODEL_CALL_ERRORS, form=True
+    ),
+    ("POST", "/v1/tts"): Operation(
+        "Text to speech", "media", "key", "Speech", "TtsRequest", errors=MODEL_CALL_ERRORS
+    ),
+    ("POST", "/v1/audio/speech"): Operation(
+        "Text to speech, as OpenAI's API",
+        "media",
+        "key",
+        "Audio",
+        "SpeechRequest",
+        errors=MODEL_CALL_ERRORS,
+        answer_type="audio/*",
+    ),
+    ("POST", "/v1/stt"): Operation(
+        "Speech to text (synchronous)", "media", "key", "Transcript", "SttRequest", errors=MODEL_CALL_ERRORS
+    ),
+    ("POST", "/v1/audio/transcriptions"): Operation(
+        "Speech to text, as OpenAI's API",
+        "media",
+        "key",
+        "Transcription",
+        "TranscriptionForm",
+        errors=MODEL_CALL_ERRORS,
+        form=True,
+    ),
+    ("POST", "/v1/audio/translations"): Operation(
+        "Speech to English text, as OpenAI's API",
+        "media",
+        "key",
+        "Transcription",
+        "TranscriptionForm",
+        errors=MODEL_CALL_ERRORS,
+        form=True,
+    ),
+    ("GET", "/files/{name}"): Operation(
+        "A file the gateway made (generated audio), for an hour", "media", "none", "Audio", answer_type="*/*"
+    ),
+    ("POST", "/v1/ocr"): Operation(
+        "Text from documents", "media", "key", "Document", "OcrRequest", errors=MODEL_CALL_ERRORS
+    ),
 }
 
 _SECURITY: dict[Auth, list[dict[str, list[str]]]] = {
@@ -214,7 +270,7 @@ def build_document(served: dict[str, list[str]]) -> dict[str, Any]:
 
 def _operation(method: str, path: str, op: Operation) -> dict[str, Any]:
     error_schema = ref("AnthropicError" if op.auth == "anthropic" else "Error")
-    answer: dict[str, Any] = {"application/json": {"schema": ref(op.answer)}}
+    answer: dict[str, Any] = {op.answer_type: {"schema": ref(op.answer)}}
     if op.streams:
         answer["text/event-stream"] = {"schema": ref("EventStream")}
     responses: dict[str, Any] = {str(op.status): {"description": op.summary, "content": answer}}
@@ -237,7 +293,8 @@ def _operation(method: str, path: str, op: Operation) -> dict[str, Any]:
     if parameters or op.parameters:
         out["parameters"] = [*parameters, *op.parameters]
     if op.body is not None:
-        out["requestBody"] = {"required": True, "content": {"application/json": {"schema": ref(op.body)}}}
+        kind = "multipart/form-data" if op.form else "application/json"
+        out["requestBody"] = {"required": True, "content": {kind: {"schema": ref(op.body)}}}
     return out
 
 

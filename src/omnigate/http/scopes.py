@@ -24,6 +24,14 @@ SCOPE_OF_ENDPOINT = {
     "/v1/messages": "model:chat",
     "/v1/responses": "model:responses",
     "/v1/embeddings": "model:embeddings",
+    "/v1/images/generations": "model:image",
+    "/v1/images/edits": "model:image",
+    "/v1/tts": "model:speech",
+    "/v1/audio/speech": "model:speech",
+    "/v1/stt": "model:speech",
+    "/v1/audio/transcriptions": "model:speech",
+    "/v1/audio/translations": "model:speech",
+    "/v1/ocr": "model:ocr",
 }
 
 

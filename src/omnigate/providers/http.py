@@ -101,7 +101,9 @@ class HttpProvider:
             url = self._urls[path] = URL(self.base_url + path)
         return url
 
-    async def post(self, url: URL | str, body: bytes, headers: Mapping[str, str]) -> aiohttp.ClientResponse:
+    async def post(
+        self, url: URL | str, body: bytes | aiohttp.FormData, headers: Mapping[str, str]
+    ) -> aiohttp.ClientResponse:
         """The open upstream response once it answered 200; anything else is an UpstreamFailure."""
         assert self._session is not None, "provider used before start()"
         try:

@@ -82,3 +82,26 @@ class MediaBackend(Protocol):
     media_families: frozenset[str]
 
     async def run_media(self, job: MediaJob) -> MediaResult: ...
+
+
+# Reading the service's answers (what every adapter produces), for billing and for the routes
+# that reshape them.
+def audio_seconds(transcript: dict) -> float:
+    """The duration a transcript object reports (Deepgram's metadata, AssemblyAI's, OpenAI's)."""
+    metadata = transcript.get("metadata")
+    for value in (
+        metadata.get("duration") if isinstance(metadata, dict) else None,
+        transcript.get("audio_duration"),
+        transcript.get("duration"),
+    ):
+        if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+            return float(value)
+    return 0.0
+
+
+def document_pages(answer: dict) -> int:
+    info = answer.get("usage_info")
+    if isinstance(info, dict) and isinstance(info.get("pages_processed"), int):
+        return info["pages_processed"]
+    pages = answer.get("pages")
+    return len(pages) if isinstance(pages, list) else 1

@@ -17,6 +17,8 @@ KINDS = {
     "anthropic": "omnigate.providers.anthropic.client:AnthropicProvider",
     "gemini": "omnigate.providers.gemini.client:GeminiProvider",
     "cohere": "omnigate.providers.cohere.client:CohereProvider",
+    "deepgram": "omnigate.providers.deepgram.client:DeepgramProvider",
+    "aimlapi": "omnigate.providers.aimlapi.client:AimlapiProvider",
     "fal": "omnigate.providers.fal.client:FalProvider",
 }
 
@@ -31,6 +33,9 @@ def build_provider(spec: ProviderSettings, routing: RoutingSettings, api_key: st
     if spec.kind == "openai":
         options["quirks"] = spec.quirks
         options["responses"] = spec.responses
+    if spec.kind == "aimlapi":
+        options["markup"] = spec.markup
+        options["reserve_credits"] = spec.reserve_credits
     return provider_class(
         spec.name,
         spec.base_url,

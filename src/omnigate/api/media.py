@@ -1,0 +1,90 @@
+"""What the media families' handlers share: beginning a call on a JSON or multipart body, sending
+it as a media job to each deployment in turn, and the answer's billing block."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import cast
+
+import orjson
+from aiohttp import web
+
+from omnigate.api.forms import coerce, read_body
+from omnigate.api.pipeline import Call, Family, begin
+from omnigate.billing.pricing import Used
+from omnigate.catalog.loader import Model
+from omnigate.gateway import GATEWAY
+from omnigate.providers.media import MediaBackend, MediaJob, MediaResult, Upload
+from omnigate.routing.router import Deployment
+
+
+async def begin_media(
+    request: web.Request,
+    family: Family,
+    estimate: Callable[[Model, dict, list[Upload], int], Used],
+    *,
+    files: dict[str, int] | None = None,
+    prepare: Callable[[dict], None] | None = None,
+) -> tuple[Call, list[Upload]]:
+    """Authenticate, read the body (multipart when `files` names the file fields it may carry),
+    then the pipeline's first steps. `prepare` adjusts the body before the model is resolved
+    (OpenAI's field names for the service's, say); `estimate` gets the files and the body size."""
+    started = time.perf_counter()
+    key = await request.app[GATEWAY].keys.authenticate(request.headers.get("Authorization"))
+    body, uploads, size = await read_body(request, files or {})
+    if prepare is not None:
+        prepare(body)
+
+    def check(model: Model, body: dict) -> None:
+        if uploads or request.content_type == "multipart/form-data":
+            coerce(model, body)
+
+    def worst(model: Model, body: dict) -> Used:
+        return estimate(model, body, uploads, size)
+
+    call = await begin(
+        request, key, body, family=family, estimate=worst, started=started, body_size=size, check=check
+    )
+    return call, uploads
+
+
+async def run_media(call: Call, family: str, uploads: list[Upload], extra: dict | None = None) -> MediaResult:
+    """The result of the first deployment that serves the job."""
+    fetch = call.gw.fetcher.fetch
+
+    async def send_one(deployment: Deployment) -> MediaResult:
+        body = {**call.forward_body(deployment), **(extra or {})}
+        backend = cast(MediaBackend, deployment.backend)
+        return await backend.run_media(MediaJob(family, body, uploads, fetch))
+
+    return await call.attempt(send_one)
+
+
+async def settle_media(call: Call, result: MediaResult) -> int:
+    """Charge what the job used (or what the upstream billed); the credits charged."""
+    return await call.settle(result.used, upstream_credits=result.upstream_credits, note=_note(result))
+
+
+def _note(result: MediaResult) -> str | None:
+    used = result.used
+    parts = [
+        f"{name} {value:g}" if isinstance(value, float) else f"{name} {value}"
+        for name, value in (
+            ("images", used.images),
+            ("seconds", used.seconds),
+            ("characters", used.characters),
+            ("pages", used.pages),
+        )
+        if value
+    ]
+    return ", ".join(parts) or None
+
+
+def with_meta(answer: dict, charged: int) -> dict:
+    answer["meta"] = {**(answer.get("meta") or {}), "usage": {"tokens_used": charged}}
+    return answer
+
+
+def json_answer(call: Call, answer: dict) -> web.Response:
+    return web.Response(body=orjson.dumps(answer), headers=call.headers())
