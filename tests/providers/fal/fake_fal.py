@@ -129,7 +129,7 @@ class FakeFal:
         authorization = request.headers.get("Authorization")
         self.requests.append(Received(app, body, authorization))
         if authorization != f"Key {self.key}":
-            # fal's words quote the credentials it was sent; the gateway must not pass them on.
+            # Quoting what it was sent, as upstreams' errors may: the gateway must not pass it on.
             return _json(401, {"detail": f"Cannot access application with credentials {authorization}"})
         if self._scripted:
             scripted = self._scripted.pop(0)
