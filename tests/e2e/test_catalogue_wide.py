@@ -30,34 +30,8 @@ TYPES = ("chat-completion", "responses", "embedding", "image", "tts", "stt", "do
 MODELS = [m for m in Catalog.load().models if m.type in TYPES]
 
 
-def _known_gap(model: Model) -> str | None:
-    """What the gateway still gets wrong for a model, as this test found it (each goes once the
-    gateway is fixed: the marks are strict, so a fixed model fails here until its mark is gone)."""
-    if model.type == "responses":
-        return (
-            "the gateway checks the chat body it translates /v1/responses into against a Responses "
-            "model's rules, which require `input` (400 input: Required)"
-        )
-    if upload_fields(model):
-        return (
-            "the gateway checks a multipart `audio` against rules that describe it as an uploaded "
-            "file's record without building that record (400 audio: Required)"
-        )
-    if model.type == "stt":
-        return (
-            "the gateway forwards only the fields the rules name, and Deepgram/Whisper rules do not "
-            "name `url`: the service gets no audio to transcribe"
-        )
-    return None
-
-
 def _cases() -> list[Any]:
-    cases = []
-    for model in MODELS:
-        gap = _known_gap(model)
-        marks = [pytest.mark.xfail(strict=True, reason=gap)] if gap else []
-        cases.append(pytest.param(model, id=model.id, marks=marks))
-    return cases
+    return [pytest.param(model, id=model.id) for model in MODELS]
 
 
 @dataclass

@@ -11,7 +11,7 @@ import pytest
 from omnigate.catalog.loader import Catalog
 from omnigate.providers.openai_compat.quirks import apply_quirks
 from omnigate.providers.presets import presets, upstream_name
-from omnigate.settings import ConfigError, load_settings
+from omnigate.settings import PROVIDER_KINDS, ConfigError, load_settings
 from tests.fakes.openai_upstream import FakeOpenAIUpstream
 from tests.server import funded_account, serve
 
@@ -39,7 +39,7 @@ def test_catalogue_ids_become_each_providers_names() -> None:
 
 def test_every_preset_names_a_known_kind_and_an_https_base_url() -> None:
     for name, spec in presets().items():
-        assert spec["kind"] in ("openai", "anthropic", "gemini", "cohere"), name
+        assert spec["kind"] in PROVIDER_KINDS, name
         assert spec["base_url"].startswith("https://"), name
         assert spec["api_key_env"].isupper(), name
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from omnigate.api.common import validate
 from omnigate.api.pipeline import Call, Estimate, Family, begin
 from omnigate.billing.pricing import Used, upstream_credits
 from omnigate.catalog.loader import Model
@@ -37,6 +38,7 @@ async def begin_tokens(
     family: Family,
     check: Callable[[Model, dict], None] | None = None,
     generates: bool = True,
+    validate_with: Callable[[Model, dict], None] = validate,
 ) -> Call:
     """`begin` for a chat-shaped family, whose worst case is counted in tokens."""
     estimate = token_estimate(body_size, request.app[GATEWAY].settings.billing, generates=generates)
@@ -49,6 +51,7 @@ async def begin_tokens(
         started=started,
         body_size=body_size,
         check=check,
+        validate_with=validate_with,
     )
 
 

@@ -39,6 +39,7 @@ async def begin_media(
     def check(model: Model, body: dict) -> None:
         if uploads or request.content_type == "multipart/form-data":
             coerce(model, body)
+            describe_uploads(model, body, uploads)
 
     def worst(model: Model, body: dict) -> Used:
         return estimate(model, body, uploads, size)
@@ -49,12 +50,31 @@ async def begin_media(
     return call, uploads
 
 
+def describe_uploads(model: Model, body: dict, uploads: list[Upload]) -> None:
+    """The service's rules describe an uploaded file as the record its server makes of one
+    (AssemblyAI's `audio`, say); such a record stands in the body for each file the rules name,
+    so the same rules check both kinds of body. Jobs carry the files themselves (`run_media`)."""
+    properties = (model.rules or {}).get("properties") or {}
+    for upload in uploads:
+        if (properties.get(upload.field) or {}).get("type") == "object":
+            body[upload.field] = {
+                "fieldname": upload.field,
+                "originalname": upload.filename,
+                "encoding": "7bit",
+                "mimetype": upload.content_type,
+                "size": len(upload.data),
+            }
+
+
 async def run_media(call: Call, family: str, uploads: list[Upload], extra: dict | None = None) -> MediaResult:
-    """The result of the first deployment that serves the job."""
+    """The result of the first deployment that serves the job. `extra`: fields of the route the
+    model's rules do not name (an STT `url`), which `forward_body` would drop."""
     fetch = call.gw.fetcher.fetch
+    files = {u.field for u in uploads}
 
     async def send_one(deployment: Deployment) -> MediaResult:
-        body = {**call.forward_body(deployment), **(extra or {})}
+        forwarded = {k: v for k, v in call.forward_body(deployment).items() if k not in files}
+        body = {**forwarded, **(extra or {})}
         backend = cast(MediaBackend, deployment.backend)
         return await backend.run_media(MediaJob(family, body, uploads, fetch))
 

@@ -54,14 +54,17 @@ async def begin(
     started: float,
     body_size: int,
     check: Callable[[Model, dict], None] | None = None,
+    validate_with: Callable[[Model, dict], None] = validate,
 ) -> Call:
-    """Every step before the first upstream call; raises the ApiError that refuses the request."""
+    """Every step before the first upstream call; raises the ApiError that refuses the request.
+    `validate_with` checks the body against the model's rules (a route whose body is translated
+    before it gets here may check the original instead)."""
     gw = request.app[GATEWAY]
     require_scope(key, family.endpoint)
     model = resolve_model(gw.catalog, body, accepted=family.accepted, endpoint=family.endpoint)
     if check is not None:
         check(model, body)
-    validate(model, body)
+    validate_with(model, body)
     plan = gw.router.plan(model, max(1, gw.settings.routing.max_attempts), family.media)
     tariff = gw.tariff(model, plan)
     worst_case = tariff.cost(estimate(model, body)) if tariff is not None else 0
@@ -101,8 +104,9 @@ class Call:
         return self.model.id
 
     def forward_body(self, deployment: Deployment) -> dict:
-        """The body for one deployment: fields the rules know (the service drops the rest)."""
-        names = self.model.param_names
+        """The body for one deployment: fields the rules know (the service drops the rest). The
+        rules of a Responses-only model name Responses fields, not this chat body's: it is kept."""
+        names = self.model.param_names if self.model.type != "responses" else None
         out = {k: v for k, v in self.body.items() if k in names} if names else dict(self.body)
         out["model"] = deployment.upstream_model
         return out

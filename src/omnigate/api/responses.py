@@ -25,8 +25,9 @@ from omnigate.api.chat_call import (
     settle_tokens,
 )
 from omnigate.api.chat_stream import StreamTally, UsageMeter, relay_translated, serve_stream
-from omnigate.api.common import read_json
+from omnigate.api.common import read_json, validate
 from omnigate.api.pipeline import Call
+from omnigate.catalog.loader import Model
 from omnigate.errors import ApiError, bad_request
 from omnigate.gateway import GATEWAY
 from omnigate.http.sse import send
@@ -93,7 +94,14 @@ async def _begin(request: web.Request) -> tuple[Call, Turn]:
         raise bad_request(str(exc), param=exc.param) from exc
     # The earlier turns go upstream too, so they count towards the worst case reserved.
     size = len(raw) + (len(orjson.dumps(history)) if history else 0)
-    call = await begin_tokens(request, key, body, size, started, family=RESPONSES)
+
+    def validate_turn(model: Model, chat_body: dict) -> None:
+        # A Responses-only model's rules describe the Responses request itself.
+        validate(model, original if model.type == "responses" else chat_body)
+
+    call = await begin_tokens(
+        request, key, body, size, started, family=RESPONSES, validate_with=validate_turn
+    )
     return call, Turn(original, items, history)
 
 

@@ -35,7 +35,7 @@ _MIN_BYTES_PER_SECOND = 1000
 async def stt(request: web.Request) -> web.Response:
     call, uploads = await _begin(request, STT)
     try:
-        result = await run_media(call, "stt", uploads)
+        result = await run_media(call, "stt", uploads, _url_of(call))
         charged = await settle_media(call, result)
         return json_answer(call, with_meta(dict(result.body or {}), charged))
     finally:
@@ -59,7 +59,7 @@ async def _openai(request: web.Request, family: Family, *, task: str) -> web.Res
                 f"{BODY_VALIDATION} response_format: Expected one of {', '.join(FORMATS)}",
                 param="response_format",
             )
-        extra = {"translate": True} if task == "translate" else None
+        extra = {**_url_of(call), **({"translate": True} if task == "translate" else {})}
         result = await run_media(call, "stt", uploads, extra)
         charged = await settle_media(call, result)
         return _formatted(call, result, response_format, task, charged)
@@ -78,6 +78,12 @@ async def _begin(request: web.Request, family: Family) -> tuple[Call, list[Uploa
         await call.release()
         raise bad_request(f"{BODY_VALIDATION} audio: Required (a file, or a JSON `url`)", param="audio")
     return call, uploads
+
+
+def _url_of(call: Call) -> dict:
+    """The audio's URL, a field of the route itself (the models' rules do not name it)."""
+    url = call.body.get("url")
+    return {"url": url} if isinstance(url, str) else {}
 
 
 def _estimator(max_audio_seconds: int) -> Callable[[Model, dict, list[Upload], int], Used]:

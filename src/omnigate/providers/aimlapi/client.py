@@ -43,7 +43,8 @@ class AimlapiProvider(OpenAICompatProvider):
         **common: Any,
     ) -> None:
         self.root = base_url.rstrip("/")
-        super().__init__(name, self.root + "/v1", **common)
+        # The service answers /v1/responses itself: Responses requests go there as they are.
+        super().__init__(name, self.root + "/v1", responses=True, **common)
         self.markup = markup
         self.reserve_credits = reserve_credits
 
