@@ -12,6 +12,8 @@ from omnigate.catalog.loader import Model
 
 PRESETS_FILE = Path(__file__).with_name("data") / "presets.json"
 _DATED = re.compile(r"-\d{8}$")
+# The catalogue tags the models it serves through Deepgram ("#g1_aura-asteria-en").
+_TAG = re.compile(r"^#\w+?_")
 
 
 @cache
@@ -26,6 +28,8 @@ def upstream_name(model: Model, rule: str, models: dict[str, str]) -> str:
         return models[model.id]
     if rule == "as_is":
         return model.id
+    if rule == "untagged":
+        return _TAG.sub("", model.id, count=1)
     if rule == "dated":
         dated = [n for n in model.names if "/" not in n and _DATED.search(n)]
         if dated:
