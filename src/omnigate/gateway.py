@@ -145,7 +145,7 @@ class Gateway:
             for m in self.catalog.models
             if m.price is None
             and not m.local
-            and any(not d.backend.local for d in self.router.deployments(m))
+            and any(_bills_operator(d) for d in self.router.deployments(m))
         ]
         if found:
             action = "are refused (403)" if self.settings.billing.unpriced == "refuse" else "are served free"
