@@ -23,6 +23,7 @@ from omnigate.api import (
     responses,
     speech,
     transcription,
+    vision,
 )
 from omnigate.errors import ApiError, render_error
 from omnigate.gateway import GATEWAY, REQUEST_ID, Gateway
@@ -121,6 +122,8 @@ def create_app(gateway: Gateway) -> web.Application:
     app.router.add_get("/v1/models", models.list_models_openai)
     app.router.add_get("/openapi.json", openapi.openapi_json)
     app.router.add_get("/files/{name}", _serve_file)
+    # The service has it without /v1 only.
+    app.router.add_post("/vision", vision.vision)
     for method, path, handler in ROUTES:
         app.router.add_route(method, "/v1" + path, handler)
         app.router.add_route(method, path, handler)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -143,9 +144,7 @@ class Gateway:
         found = [
             m.id
             for m in self.catalog.models
-            if m.price is None
-            and not m.local
-            and any(_bills_operator(d) for d in self.router.deployments(m))
+            if m.price is None and not m.local and any(_bills_operator(d) for d in self.router.deployments(m))
         ]
         if found:
             action = "are refused (403)" if self.settings.billing.unpriced == "refuse" else "are served free"
@@ -179,11 +178,12 @@ def developer_routes(catalog: Catalog, settings: Settings, providers: dict[str, 
     models, and their media models of the families the provider's protocol serves."""
     routes = []
     for provider in settings.providers.values():
-        if not provider.developers:
+        if not provider.developers and not provider.include:
             continue
         families = providers[provider.name].media_families
         for model in catalog.models:
-            if model.developer not in provider.developers:
+            named = any(fnmatchcase(model.id, pattern) for pattern in provider.include)
+            if model.developer not in provider.developers and not named:
                 continue
             chat = model.type in ("chat-completion", "responses")
             if chat or MEDIA_FAMILY_OF_TYPE.get(model.type) in families:

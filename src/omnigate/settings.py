@@ -142,6 +142,8 @@ class ProviderSettings:
     # From a preset (providers/data/presets.json) or the config: catalogue developers whose chat
     # models route here, how ids become this provider's names, and protocol quirks.
     developers: list[str] = field(default_factory=list)
+    # Catalogue ids (or globs) routed here too, where a developer's other models are not.
+    include: list[str] = field(default_factory=list)
     names: str = "as_is"
     models: dict[str, str] = field(default_factory=dict)
     quirks: dict[str, Any] = field(default_factory=dict)
@@ -296,6 +298,7 @@ def _providers(raw: dict[str, Any]) -> dict[str, ProviderSettings]:
             api_key=spec.get("api_key"),
             headers={str(k): str(v) for k, v in spec.get("headers", {}).items()},
             developers=list(spec.get("developers", [])),
+            include=list(spec.get("include", [])),
             names=str(spec.get("names", "as_is")),
             models=dict(spec.get("models", {})),
             quirks=dict(spec.get("quirks", {})),

@@ -216,3 +216,18 @@ async def test_a_key_scoped_to_chat_cannot_make_images(media: Media) -> None:
 async def test_a_model_of_another_family_is_refused_naming_its_route(media: Media) -> None:
     with pytest.raises(openai.BadRequestError, match="/v1/tts"):
         await media.client().images.generate(model="openai/tts-1", prompt="a red cube")
+
+
+async def test_vision_goes_to_the_upstream_that_serves_it(media: Media) -> None:
+    body = {
+        "image": {"source": {"imageUri": "https://x.test/cat.png"}},
+        "features": [{"type": "LABEL_DETECTION"}],
+    }
+    status, _, raw = await media.post("/vision", json=body)
+    assert status == 200 and media.service.fidelity_errors == []
+    answer = orjson.loads(raw)
+    assert answer["responses"] and answer["meta"]["usage"]["tokens_used"] == round(
+        tokens_used("/vision", body) * MARKUP
+    )
+    status, _, raw = await media.post("/vision", json={"image": {}, "features": []})
+    assert status == 400 and b"image" in raw

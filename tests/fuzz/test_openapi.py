@@ -21,7 +21,13 @@ from omnigate.settings import load_settings
 LOCAL_CHAT = "local/smollm2-135m-instruct"
 LOCAL_EMBED = "local/all-minilm-l6-v2"
 # Routes that are not in ROUTES: create_app adds them itself.
-OWN_ROUTES = {("GET", "/models"), ("GET", "/v1/models"), ("GET", "/openapi.json"), ("GET", "/files/{name}")}
+OWN_ROUTES = {
+    ("POST", "/vision"),
+    ("GET", "/models"),
+    ("GET", "/v1/models"),
+    ("GET", "/openapi.json"),
+    ("GET", "/files/{name}"),
+}
 
 
 @pytest.fixture

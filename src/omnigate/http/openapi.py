@@ -216,6 +216,14 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         errors=MODEL_CALL_ERRORS,
         form=True,
     ),
+    ("POST", "/vision"): Operation(
+        "Google Cloud Vision feature detection",
+        "media",
+        "key",
+        "Vision",
+        "VisionRequest",
+        errors=MODEL_CALL_ERRORS,
+    ),
     ("GET", "/files/{name}"): Operation(
         "A file the gateway made (generated audio), for an hour", "media", "none", "Audio", answer_type="*/*"
     ),

@@ -79,6 +79,14 @@ OCR_REQUEST = obj(
     ("document",),
 )
 
+VISION_REQUEST = obj(
+    {
+        "image": obj({"source": obj({"imageUri": _URL}), "content": {"type": "string"}}),
+        "features": {"type": "array", "minItems": 1, "items": obj({"type": {"type": "string"}}, ("type",))},
+    },
+    ("image", "features"),
+)
+
 _META = obj({"usage": obj({"tokens_used": {"type": "integer"}})})
 MEDIA_COMPONENTS: dict[str, Schema] = {
     "ImageRequest": IMAGE_REQUEST,
@@ -88,6 +96,7 @@ MEDIA_COMPONENTS: dict[str, Schema] = {
     "SttRequest": STT_REQUEST,
     "TranscriptionForm": TRANSCRIPTION_FORM,
     "OcrRequest": OCR_REQUEST,
+    "VisionRequest": VISION_REQUEST,
     "Images": obj(
         {
             "data": {"type": "array", "items": obj({"url": {"type": "string", "nullable": True}})},
@@ -99,5 +108,6 @@ MEDIA_COMPONENTS: dict[str, Schema] = {
     "Audio": _BINARY,
     "Transcript": obj({"results": {"type": "object"}, "text": {"type": "string"}, "meta": _META}),
     "Transcription": obj({"text": {"type": "string"}}, ("text",)),
+    "Vision": obj({"responses": {"type": "array", "items": {"type": "object"}}, "meta": _META}),
     "Document": obj({"pages": {"type": "array", "items": {"type": "object"}}, "meta": _META}),
 }

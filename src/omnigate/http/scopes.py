@@ -32,6 +32,7 @@ SCOPE_OF_ENDPOINT = {
     "/v1/audio/transcriptions": "model:speech",
     "/v1/audio/translations": "model:speech",
     "/v1/ocr": "model:ocr",
+    "/vision": "model:ocr",
 }
 
 

@@ -16,6 +16,8 @@ same whoever serves the model:
   AssemblyAI's `{text, audio_duration, ...}`.
 - `ocr` (POST /v1/ocr): result body `{pages: [{index, markdown, ...}], usage_info}` (Mistral's
   shape) or Google Document AI's.
+- `vision` (POST /vision, Google Cloud Vision's request: no model): result body Google's
+  annotate answer.
 
 Failures are raised as `UpstreamFailure` (providers/base.py), as the chat adapters do.
 """
@@ -28,7 +30,7 @@ from typing import Protocol
 
 from omnigate.billing.pricing import Used
 
-FAMILIES = ("image", "image-edit", "tts", "stt", "ocr")
+FAMILIES = ("image", "image-edit", "tts", "stt", "ocr", "vision")
 
 
 @dataclass(frozen=True, slots=True)

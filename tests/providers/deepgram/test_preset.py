@@ -57,7 +57,10 @@ def test_the_preset_routes_deepgrams_speech_models_to_a_deepgram_backend(tmp_pat
     backend = build_provider(spec, settings.routing, spec.resolve_api_key())
     assert isinstance(backend, DeepgramProvider)
     routes = developer_routes(CATALOG, settings, {"dg": backend})
-    expected = {m.id for m in CATALOG.models if m.developer == "Deepgram"}
+    # Deepgram's own models, and the Whisper models it hosts (listed under OpenAI, whose other
+    # speech models it does not serve).
+    expected = {m.id for m in CATALOG.models if m.developer == "Deepgram" or m.id.startswith("#g1_whisper-")}
+    assert not {"openai/tts-1", "openai/tts-1-hd"} & {r.model for r in routes}
     assert {r.model for r in routes} == expected
     assert {m.type for m in CATALOG.models if m.id in expected} == {"tts", "stt"}
     assert all(r.upstream_model == r.model.removeprefix("#g1_") for r in routes)

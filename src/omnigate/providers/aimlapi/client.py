@@ -27,6 +27,7 @@ PATHS = {
     "tts": "/v1/tts",
     "stt": "/v1/stt",
     "ocr": "/v1/ocr",
+    "vision": "/vision",
 }
 
 
