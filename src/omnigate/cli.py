@@ -229,7 +229,9 @@ def _supervise(settings: Settings, args: argparse.Namespace) -> int:
     while all(worker.poll() is None for worker in workers):
         time.sleep(0.2)
     stop()
-    return max((worker.wait() for worker in workers), key=abs)
+    # A worker still starting when the stop came dies of the SIGTERM itself: a clean stop too.
+    codes = [0 if worker.wait() == -signal.SIGTERM else worker.returncode for worker in workers]
+    return max(codes, key=abs)
 
 
 def _first_start(db: Database) -> None:
