@@ -8,8 +8,9 @@ Deterministic behaviour (tests may rely on it):
   dall-e models answer URLs the fake serves itself (``GET /v1/generated/<name>.png``, no key
   needed, as OpenAI's signed URLs), or ``b64_json`` when ``response_format`` says so; dall-e-3
   takes only ``n=1`` and adds ``revised_prompt`` = ``"revised: " + prompt``. gpt-image models
-  always answer ``b64_json`` and report usage: the prompt's words as text tokens, ``IMAGE_TOKENS``
-  per input image and per output image.
+  always answer ``b64_json``, refuse ``response_format`` (as OpenAI does: "Unknown parameter") and
+  report usage: the prompt's words as text tokens, ``IMAGE_TOKENS`` per input image and per
+  output image.
 * ``POST /v1/audio/speech`` (JSON) answers ``len(input) * SPEECH_SECONDS_PER_CHAR / speed``
   seconds of audio in ``response_format`` (default mp3), with the content type OpenAI sends:
   ``wav`` is a WAV of a ``TONE_HZ`` tone (24 kHz, 16-bit mono, as OpenAI's), ``pcm`` the same
@@ -199,6 +200,10 @@ def _images_answer(fake: FakeOpenAIUpstream, fields: dict[str, Any], input_image
     if "dall-e-3" in model and n != 1:
         raise _UpstreamError(400, "You must provide n=1 for this model.", param="n")
     gpt_image = "gpt-image" in model
+    if gpt_image and "response_format" in fields:
+        raise _UpstreamError(
+            400, "Unknown parameter: 'response_format'.", code="unknown_parameter", param="response_format"
+        )
     as_url = not gpt_image and fields.get("response_format", "url") == "url"
     data: list[dict[str, Any]] = []
     for index in range(n):

@@ -8,6 +8,7 @@ import math
 import struct
 import wave
 import zlib
+from typing import Literal
 
 import aiohttp
 import openai
@@ -102,6 +103,15 @@ async def test_gpt_image_answers_b64_json_and_usage(client: openai.AsyncOpenAI) 
     assert answer.usage is not None
     assert (answer.usage.input_tokens, answer.usage.output_tokens) == (3, 2 * IMAGE_TOKENS)
     assert answer.usage.total_tokens == 3 + 2 * IMAGE_TOKENS
+
+
+@pytest.mark.parametrize("response_format", ["url", "b64_json"])
+async def test_gpt_image_refuses_response_format(
+    client: openai.AsyncOpenAI, response_format: Literal["url", "b64_json"]
+) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        await client.images.generate(model="gpt-image-1", prompt="a fox", response_format=response_format)
+    assert (caught.value.code, caught.value.param) == ("unknown_parameter", "response_format")
 
 
 async def test_edit_takes_several_images_and_a_mask(

@@ -45,7 +45,7 @@ def transcript(text: str, seconds: float) -> dict:
 
 
 async def test_serves_the_openai_media_families() -> None:
-    assert OpenAICompatProvider.media_families == {"image", "image-edit", "tts", "stt"}
+    assert OpenAICompatProvider.media_families == {"image", "image-edit", "tts", "stt", "translate"}
 
 
 # ------------------------------------------------------------------------ images
@@ -78,10 +78,11 @@ async def test_image_generation_sends_the_body_and_keeps_the_answer(
 async def test_gpt_image_bills_its_images_and_tokens(
     provider: OpenAICompatProvider, fake: FakeOpenAIUpstream
 ) -> None:
-    result = await provider.run_media(
-        MediaJob("image", {"model": "gpt-image-1", "prompt": "two foxes", "n": 2})
-    )
+    # The service lets clients ask gpt-image-1 for URLs; OpenAI refuses the field for it.
+    body = {"model": "gpt-image-1", "prompt": "two foxes", "n": 2, "response_format": "url"}
+    result = await provider.run_media(MediaJob("image", body))
 
+    assert fake.requests == [{"model": "gpt-image-1", "prompt": "two foxes", "n": 2}]
     assert result.body is not None
     assert [sorted(item) for item in result.body["data"]] == [["b64_json"], ["b64_json"]]
     assert result.body["usage"]["output_tokens"] == 2 * IMAGE_TOKENS
@@ -92,7 +93,14 @@ async def test_image_edit_sends_one_image_and_the_mask_as_a_form(
     provider: OpenAICompatProvider, fake: FakeOpenAIUpstream
 ) -> None:
     files = [Upload("image", "fox.png", "image/png", PNG), Upload("mask", "mask.png", "image/png", MASK)]
-    body = {"model": "gpt-image-1", "prompt": "add a hat", "n": 1, "size": "1024x1024", "user": None}
+    body = {
+        "model": "gpt-image-1",
+        "prompt": "add a hat",
+        "n": 1,
+        "size": "1024x1024",
+        "user": None,
+        "response_format": "b64_json",
+    }
     result = await provider.run_media(MediaJob("image-edit", body, files))
 
     assert fake.paths == ["/v1/images/edits"]
@@ -133,20 +141,28 @@ async def test_image_edit_sends_several_images_as_an_array(
 async def test_speech_sends_text_as_input_and_answers_the_audio(
     provider: OpenAICompatProvider, fake: FakeOpenAIUpstream
 ) -> None:
-    # `style` is the service's; OpenAI's fields are the only ones sent (the fake checks them).
+    # Fields OpenAI does not know are not sent (the fake refuses them).
     body = {
-        "model": "tts-1",
+        "model": "gpt-4o-mini-tts",
         "text": "hello world",
         "voice": "alloy",
         "response_format": "wav",
         "speed": 2.0,
         "style": "cheerful",
+        "stream": False,
     }
     result = await provider.run_media(MediaJob("tts", body))
 
     assert fake.paths == ["/v1/audio/speech"]
     assert fake.requests == [
-        {"model": "tts-1", "input": "hello world", "voice": "alloy", "response_format": "wav", "speed": 2.0}
+        {
+            "model": "gpt-4o-mini-tts",
+            "input": "hello world",
+            "voice": "alloy",
+            "response_format": "wav",
+            "speed": 2.0,
+            "instructions": "cheerful",
+        }
     ]
     assert result.content_type == "audio/wav"
     assert result.audio is not None
@@ -163,7 +179,7 @@ async def test_speech_sends_text_as_input_and_answers_the_audio(
 async def test_speech_keeps_the_upstream_content_type(
     provider: OpenAICompatProvider, response_format: str | None, content_type: str
 ) -> None:
-    body = {"model": "gpt-4o-mini-tts", "text": "hi", "voice": "coral", "instructions": "whisper"}
+    body = {"model": "tts-1", "text": "hi", "voice": "coral"}
     if response_format:
         body["response_format"] = response_format
     result = await provider.run_media(MediaJob("tts", body))
@@ -279,7 +295,7 @@ async def test_transcribe_models_answer_json_and_the_wav_header_says_how_long(
     provider: OpenAICompatProvider, fake: FakeOpenAIUpstream
 ) -> None:
     result = await provider.run_media(
-        MediaJob("stt", {"model": "gpt-4o-transcribe"}, [Upload("file", "a.wav", "audio/wav", wav(2.0))])
+        MediaJob("stt", {"model": "gpt-4o-transcribe"}, [Upload("audio", "a.wav", "audio/wav", wav(2.0))])
     )
 
     assert fake.requests[0]["response_format"] == "json"

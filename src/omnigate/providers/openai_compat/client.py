@@ -21,7 +21,8 @@ from omnigate.providers.openai_compat.stream import SSEChunkStream, SSEResponseE
 
 class OpenAICompatProvider(OpenAIMedia):
     embeds = True
-    media_families = frozenset({"image", "image-edit", "tts", "stt"})
+    # "translate": /v1/audio/translations routes only to backends that can translate speech.
+    media_families = frozenset({"image", "image-edit", "tts", "stt", "translate"})
     failure_for_status = staticmethod(errors.failure_for_status)
 
     def __init__(

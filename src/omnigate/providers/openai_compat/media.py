@@ -1,10 +1,11 @@
 """OpenAI's media endpoints (images, speech, transcriptions), translated from and to the service's
 media jobs and results (providers/media.py).
 
-- `image`: the job body goes to /images/generations as it is; OpenAI's ImagesResponse is already
-  the service's image answer.
+- `image`: the job body goes to /images/generations as it is (but for the one field GPT image
+  models refuse); OpenAI's ImagesResponse is already the service's image answer.
 - `image-edit`: the body's fields and the files go to /images/edits as multipart.
-- `tts`: the service's `text` is OpenAI's `input` (/audio/speech); the answer is the audio itself.
+- `tts`: the service's `text` and `style` are OpenAI's `input` and `instructions` (/audio/speech);
+  the answer is the audio itself.
 - `stt`: the audio goes to /audio/transcriptions (/audio/translations when the gateway sets
   `translate`); the transcript comes back in Deepgram's shape, the service's STT answer.
 """
@@ -35,8 +36,8 @@ AUDIO_TYPES = {
     "wav": "audio/wav",
     "pcm": "audio/pcm",
 }
-# The /audio/speech fields besides `model` and `input`.
-_SPEECH_OPTIONS = ("voice", "response_format", "speed", "instructions")
+# The /audio/speech fields the service's body shares with OpenAI's.
+_SPEECH_OPTIONS = ("voice", "response_format", "speed")
 # The transcription options OpenAI knows; the service's Deepgram-style ones have no equivalent.
 _STT_OPTIONS = ("prompt", "temperature")
 
@@ -54,7 +55,8 @@ class OpenAIMedia(HttpProvider):
         return await run[job.family](job)
 
     async def _generate_images(self, job: MediaJob) -> MediaResult:
-        response = await self.post(self.url("/images/generations"), orjson.dumps(job.body), self._headers)
+        body = orjson.dumps(_image_fields(job.body))
+        response = await self.post(self.url("/images/generations"), body, self._headers)
         return self._images(await self.read_json(response))
 
     async def _edit_images(self, job: MediaJob) -> MediaResult:
@@ -65,7 +67,7 @@ class OpenAIMedia(HttpProvider):
         mask = job.file("mask")
         if mask is not None:
             files.append(("mask", mask))
-        return self._images(await self._post_form("/images/edits", job.body, files))
+        return self._images(await self._post_form("/images/edits", _image_fields(job.body), files))
 
     def _images(self, answer: object) -> MediaResult:
         if not isinstance(answer, dict) or not isinstance(answer.get("data"), list):
@@ -79,6 +81,8 @@ class OpenAIMedia(HttpProvider):
         text = job.body.get("text") or ""
         speech = {"model": job.body["model"], "input": text}
         speech.update((key, job.body[key]) for key in _SPEECH_OPTIONS if key in job.body)
+        if job.body.get("style"):
+            speech["instructions"] = job.body["style"]
         response = await self.post(self.url("/audio/speech"), orjson.dumps(speech), self._headers)
         content_type = response.content_type
         audio = await self._read(response)
@@ -91,7 +95,7 @@ class OpenAIMedia(HttpProvider):
 
     async def _transcribe(self, job: MediaJob) -> MediaResult:
         body = job.body
-        audio = job.file("audio") or job.file("file")
+        audio = job.file("audio")
         if audio is None:
             if not body.get("url"):
                 raise ApiError(400, "Give the audio to transcribe: a file `audio` or a `url`.", param="url")
@@ -145,6 +149,14 @@ class OpenAIMedia(HttpProvider):
             raise errors.unreachable(self.name, exc) from exc
         finally:
             response.release()
+
+
+def _image_fields(body: dict) -> dict:
+    """The body without `response_format` for GPT image models: they always answer b64_json and
+    refuse the field ("Unknown parameter"), where dall-e models take it."""
+    if "gpt-image" in str(body.get("model")):
+        return {k: v for k, v in body.items() if k != "response_format"}
+    return body
 
 
 def _form_fields(name: str, value: FormValue) -> list[tuple[str, str]]:
