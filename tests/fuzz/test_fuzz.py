@@ -66,19 +66,22 @@ def _free_port() -> int:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("fuzz")
     # Every model that is not local goes to a fake of the service itself, so that every route
-    # reaches a deployment (a model with none answers 503, which says nothing about crashes).
-    service_port = _free_port()
+    # reaches a deployment (a model with none answers 503, which says nothing about crashes). It
+    # picks its own port and says which: a port chosen here could be taken before it binds.
     service = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.aimlapi_upstream", "--port", str(service_port), "--no-auth"],
-        stdout=subprocess.DEVNULL,
+        [sys.executable, "-m", "tests.fakes.aimlapi_upstream", "--port", "0", "--no-auth"],
+        stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
+        text=True,
     )
+    assert service.stdout is not None
+    service_url = service.stdout.readline().split(" on ", 1)[1].split()[0]
     config = root / "omnigate.toml"
     # A small context keeps generated prompts quick to evaluate (480 tokens take 3 s on 2 busy
     # cores); longer ones get the context-length 400, after their schemas were checked.
     config.write_text(
         f'data_dir = "{root}"\n[engines]\ncontext_tokens = 160\n'
-        f'[providers.svc]\nkind = "aimlapi"\nbase_url = "http://127.0.0.1:{service_port}"\napi_key = "x"\n'
+        f'[providers.svc]\nkind = "aimlapi"\nbase_url = "{service_url}"\napi_key = "x"\n'
         '[[routes]]\nmodel = "*"\nprovider = "svc"\n'
     )
     db, _, key = funded_account(load_settings(config).database_url, 10**9)
