@@ -102,6 +102,7 @@ AUDIO_SECONDS: Final = 3
 """How long every transcribed audio is, as the transcripts report it."""
 TRANSCRIPT: Final = "the quick brown fox"
 EMBEDDING_DIM: Final = 8
+MAX_DIMENSIONS: Final = 3072
 OCR_MARKDOWN: Final = "# a red cube\n\nThe fake read this page."
 
 
@@ -791,7 +792,7 @@ async def _responses(
 
 def _embedding(text: str, size: int) -> list[float]:
     """``size`` floats in [-1, 1) derived from ``text``: equal texts, equal vectors."""
-    seed = hashlib.sha256(text.encode()).digest()
+    seed = hashlib.sha256(text.encode(errors="surrogatepass")).digest()
     stream = b"".join(hashlib.sha256(seed + bytes([i])).digest() for i in range(math.ceil(size * 2 / 32)))
     return [int.from_bytes(stream[2 * i : 2 * i + 2], "big") / 32768 - 1 for i in range(size)]
 
@@ -801,6 +802,8 @@ async def _embeddings(
 ) -> web.StreamResponse:
     dimensions = body.get("dimensions")
     size = int(dimensions) if isinstance(dimensions, int | float) and dimensions >= 1 else EMBEDDING_DIM
+    if size > MAX_DIMENSIONS:  # as OpenAI refuses more dimensions than a model has
+        raise _ServiceError(400, f"Body validation error! dimensions: at most {MAX_DIMENSIONS}")
     inputs = _embedding_inputs(body)
     data = []
     for index, text in enumerate(inputs):

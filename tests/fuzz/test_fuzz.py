@@ -71,7 +71,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     service = subprocess.Popen(
         [sys.executable, "-m", "tests.fakes.aimlapi_upstream", "--port", "0", "--no-auth"],
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=(root / "service.log").open("w"),
         text=True,
     )
     assert service.stdout is not None
