@@ -21,6 +21,8 @@ class Backend:
     embeds: bool
     local: bool = False
     speaks_responses: bool = False
+    serves_chat: bool = True
+    media_families: frozenset[str] = frozenset()
 
 
 def router(*routes: tuple[str, str], backends: dict[str, Backend]) -> Router:
@@ -40,3 +42,11 @@ def test_embedding_models_skip_backends_that_cannot_embed() -> None:
     with pytest.raises(ApiError) as raised:
         chat_only.plan(embedding, 3)
     assert raised.value.status == 503 and raised.value.code == "model_not_configured"
+
+
+def test_a_catch_all_route_sends_a_model_only_to_backends_that_serve_its_family() -> None:
+    backends = {"img": Backend("img", embeds=False, serves_chat=False, media_families=frozenset({"image"}))}
+    catch_all = router(("*", "img"), backends=backends)
+    assert catch_all.deployments(CATALOG.lookup("flux/schnell"))
+    assert not catch_all.deployments(CATALOG.lookup("gpt-4o"))
+    assert not catch_all.deployments(CATALOG.lookup("openai/tts-1"))  # nor a family it does not serve

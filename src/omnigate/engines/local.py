@@ -220,6 +220,7 @@ class LocalBackend:
 
     name = LOCAL_PROVIDER
     local = True
+    serves_chat = True
     speaks_responses = False
     embeds = True
     markup: float | None = None

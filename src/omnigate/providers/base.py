@@ -45,6 +45,8 @@ class ChatBackend(Protocol):
     name: str
     # True for built-in engines: their answers name the engine's own model id.
     local: bool
+    # False for adapters that serve media only: chat models never route to them.
+    serves_chat: bool
     # True when the backend is also a ResponsesBackend (OpenAI's Responses API spoken natively).
     speaks_responses: bool
     # True when the backend is also an EmbeddingBackend; embedding models route only to those.

@@ -17,7 +17,7 @@ import orjson
 from yarl import URL
 
 from omnigate.errors import ApiError
-from omnigate.providers.base import StreamBroken, UpstreamFailure
+from omnigate.providers.base import ChunkStream, StreamBroken, UpstreamFailure
 from omnigate.providers.openai_compat.errors import timeout, unreachable
 from omnigate.providers.redact import remember_secret
 
@@ -34,6 +34,7 @@ class HttpProvider:
     """
 
     local = False
+    serves_chat = True
     speaks_responses = False
     embeds = False
     markup: float | None = None
@@ -137,6 +138,25 @@ class HttpProvider:
             return orjson.loads(raw)
         except orjson.JSONDecodeError:
             return None
+
+
+class MediaOnlyProvider(HttpProvider):
+    """Base of the adapters that serve media families only (Deepgram, fal): the router never
+    sends them a chat model; should a request still get here, it is refused as not configured,
+    retryably, so another deployment of the model may serve it."""
+
+    serves_chat = False
+
+    async def complete(self, body: dict, *, account_id: int) -> dict:
+        raise self._no_chat()
+
+    async def open_stream(self, body: dict, *, account_id: int) -> ChunkStream:
+        raise self._no_chat()
+
+    def _no_chat(self) -> UpstreamFailure:
+        families = ", ".join(sorted(self.media_families))
+        message = f"Service unavailable: provider {self.name!r} serves no chat (only {families})."
+        return UpstreamFailure(ApiError(503, message, code="model_not_configured"), retryable=True)
 
 
 def stream_broken(provider: str, what: str, code: str) -> StreamBroken:

@@ -76,6 +76,8 @@ MEDIA_FAMILY_OF_TYPE = {"image": "image", "tts": "tts", "stt": "stt", "document"
 
 
 def _serves(backend: ChatBackend, model_type: str) -> bool:
+    if model_type in ("chat-completion", "responses"):
+        return backend.serves_chat
     if model_type == "embedding":
         return backend.embeds
     family = MEDIA_FAMILY_OF_TYPE.get(model_type)

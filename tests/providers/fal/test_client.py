@@ -178,5 +178,5 @@ async def test_chat_is_refused_clearly(provider: FalProvider) -> None:
     for call in (provider.complete, provider.open_stream):
         with pytest.raises(UpstreamFailure) as caught:
             await call(body, account_id=1)
-        assert caught.value.error.code == "unsupported_by_provider" and caught.value.retryable
-        assert "image generation only" in caught.value.error.message
+        assert caught.value.error.code == "model_not_configured" and caught.value.retryable
+        assert "serves no chat (only image)" in caught.value.error.message

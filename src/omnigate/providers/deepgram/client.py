@@ -11,14 +11,13 @@ import aiohttp
 
 from omnigate.billing.pricing import Used
 from omnigate.errors import ApiError
-from omnigate.providers.base import ChunkStream
 from omnigate.providers.deepgram import errors, request
 from omnigate.providers.deepgram.response import InvalidResponse, audio_type, transcript
-from omnigate.providers.http import HttpProvider
+from omnigate.providers.http import MediaOnlyProvider
 from omnigate.providers.media import MediaJob, MediaResult
 
 
-class DeepgramProvider(HttpProvider):
+class DeepgramProvider(MediaOnlyProvider):
     media_families = frozenset({"tts", "stt"})
     failure_for_status = staticmethod(errors.failure_for_status)
 
@@ -43,12 +42,6 @@ class DeepgramProvider(HttpProvider):
         if speaking:
             return await self._audio(response, characters=len(job.body["text"]))
         return await self._transcript(response)
-
-    async def complete(self, body: dict, *, account_id: int) -> dict:
-        raise errors.no_chat(self.name)
-
-    async def open_stream(self, body: dict, *, account_id: int) -> ChunkStream:
-        raise errors.no_chat(self.name)
 
     async def _audio(self, response: aiohttp.ClientResponse, *, characters: int) -> MediaResult:
         try:

@@ -29,7 +29,6 @@ __all__ = [
     "deepgram_message",
     "failure_for_status",
     "invalid",
-    "no_chat",
     "refused_request",
     "timeout",
     "unreachable",
@@ -76,16 +75,3 @@ def refused_request(error: ApiError) -> UpstreamFailure:
     not a scalar). Not retryable: it is the client's to fix, and no deployment should cool
     down over it."""
     return UpstreamFailure(error, retryable=False)
-
-
-def no_chat(provider: str) -> UpstreamFailure:
-    """A chat request routed here by a catch-all route. Retryable: another deployment of the model
-    may serve it; this one's cool-down only touches that model here, which it can never serve."""
-    return UpstreamFailure(
-        ApiError(
-            503,
-            f"Service unavailable: provider {provider!r} speaks Deepgram's speech API and serves no chat.",
-            code="model_not_configured",
-        ),
-        retryable=True,
-    )

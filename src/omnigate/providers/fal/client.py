@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import orjson
 
-from omnigate.providers.base import ChunkStream
 from omnigate.providers.fal import errors
 from omnigate.providers.fal.translate import InvalidAnswer, from_fal, to_fal
-from omnigate.providers.http import HttpProvider
+from omnigate.providers.http import MediaOnlyProvider
 from omnigate.providers.media import MediaJob, MediaResult
 
 
-class FalProvider(HttpProvider):
+class FalProvider(MediaOnlyProvider):
     media_families = frozenset({"image"})
     failure_for_status = staticmethod(errors.failure_for_status)
 
@@ -34,9 +33,3 @@ class FalProvider(HttpProvider):
         except InvalidAnswer as exc:
             raise errors.invalid(self.name, str(exc)) from exc
         return MediaResult(body=body, used=used)
-
-    async def complete(self, body: dict, *, account_id: int) -> dict:
-        raise errors.no_chat(self.name)
-
-    async def open_stream(self, body: dict, *, account_id: int) -> ChunkStream:
-        raise errors.no_chat(self.name)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import orjson
 
-from omnigate.errors import ApiError
 from omnigate.providers.base import UpstreamFailure
 from omnigate.providers.openai_compat.errors import (
     invalid,
@@ -24,7 +23,7 @@ from omnigate.providers.openai_compat.errors import (
     upstream_message,
 )
 
-__all__ = ["failure_for_status", "invalid", "no_chat", "timeout", "unreachable"]
+__all__ = ["failure_for_status", "invalid", "timeout", "unreachable"]
 
 
 def failure_for_status(provider: str, status: int, raw: bytes, retry_after: str | None) -> UpstreamFailure:
@@ -58,16 +57,3 @@ def fal_message(raw: bytes) -> tuple[str, str | None]:
         fields.append(field)
         problems.append(f"{field}: {item.get('msg')}" if field else str(item.get("msg")))
     return "; ".join(problems), next((f for f in fields if f), None)
-
-
-def no_chat(provider: str) -> UpstreamFailure:
-    """A chat request sent to fal, which serves images only. Retryable: another deployment of
-    the model may serve chat."""
-    return UpstreamFailure(
-        ApiError(
-            400,
-            f"Provider {provider!r} (fal.ai) serves image generation only; it cannot answer chat requests.",
-            code="unsupported_by_provider",
-        ),
-        retryable=True,
-    )
