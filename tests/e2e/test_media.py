@@ -231,3 +231,36 @@ async def test_vision_goes_to_the_upstream_that_serves_it(media: Media) -> None:
     )
     status, _, raw = await media.post("/vision", json={"image": {}, "features": []})
     assert status == 400 and b"image" in raw
+
+
+async def test_another_omnigate_is_an_upstream_too(media: Media, tmp_path: Path) -> None:
+    """A front gateway whose only provider is this one (kind "aimlapi"): the same routes, and the
+    charge it passes on is what this one billed, times the front's markup."""
+    config = tmp_path / "front.toml"
+    config.write_text(
+        textwrap.dedent(
+            f"""
+            data_dir = "{tmp_path / "front"}"
+            [engines]
+            builtin = false
+            [providers.inner]
+            kind = "aimlapi"
+            base_url = "{media.root}"
+            api_key = "{media.key}"
+            markup = 2.0
+            [[routes]]
+            model = "*"
+            provider = "inner"
+            """
+        )
+    )
+    settings = load_settings(config)
+    db, _, key = funded_account(settings.database_url, STARTING)
+    async with serve(settings) as (_, front):
+        client = openai.AsyncOpenAI(base_url=front + "/v1", api_key=key, max_retries=0)
+        result = await client.images.generate(model="flux-pro", prompt="a red cube")
+        speech = await client.audio.speech.create(model="openai/tts-1", voice="alloy", input="hello")
+    db.close()
+    inner_charge = round(tokens_used("/v1/images/generations", {"model": "flux-pro"}) * MARKUP)
+    assert result.model_extra["meta"]["usage"]["tokens_used"] == inner_charge * 2
+    assert result.data[0].url and speech.content == WAV
