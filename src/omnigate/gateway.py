@@ -24,7 +24,7 @@ from omnigate.http.files import FileStore
 from omnigate.providers.presets import upstream_name
 from omnigate.providers.registry import build_provider
 from omnigate.routing.health import DeploymentHealth
-from omnigate.routing.router import MEDIA_FAMILY_OF_TYPE, Deployment, Router
+from omnigate.routing.router import MEDIA_FAMILY_OF_TYPE, TASK_FAMILY_OF_TYPE, Deployment, Router
 from omnigate.settings import LOCAL_PROVIDER, RouteSettings, Settings, megabytes
 from omnigate.store.db import Database
 from omnigate.sync import StateSync
@@ -180,13 +180,15 @@ def developer_routes(catalog: Catalog, settings: Settings, providers: dict[str, 
     for provider in settings.providers.values():
         if not provider.developers and not provider.include:
             continue
-        families = providers[provider.name].media_families
+        backend = providers[provider.name]
+        families = backend.media_families | backend.task_families
         for model in catalog.models:
             named = any(fnmatchcase(model.id, pattern) for pattern in provider.include)
             if model.developer not in provider.developers and not named:
                 continue
             chat = model.type in ("chat-completion", "responses")
-            if chat or MEDIA_FAMILY_OF_TYPE.get(model.type) in families:
+            family = MEDIA_FAMILY_OF_TYPE.get(model.type) or TASK_FAMILY_OF_TYPE.get(model.type)
+            if chat or family in families:
                 name = upstream_name(model, provider.names, provider.models)
                 routes.append(RouteSettings(model=model.id, provider=provider.name, upstream_model=name))
     return routes

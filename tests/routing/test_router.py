@@ -23,6 +23,7 @@ class Backend:
     speaks_responses: bool = False
     serves_chat: bool = True
     media_families: frozenset[str] = frozenset()
+    task_families: frozenset[str] = frozenset()
 
 
 def router(*routes: tuple[str, str], backends: dict[str, Backend]) -> Router:

@@ -226,6 +226,7 @@ class LocalBackend:
     markup: float | None = None
     reserve_credits = 0
     media_families: frozenset[str] = frozenset()
+    task_families: frozenset[str] = frozenset()
 
     def __init__(self, settings: Settings, specs: list[LocalModelSpec]) -> None:
         self.chat: dict[str, LlamaChatEngine] = {}

@@ -58,6 +58,8 @@ class ChatBackend(Protocol):
     reserve_credits: int
     # The media families it serves (providers/media.py MediaBackend); empty for chat-only ones.
     media_families: frozenset[str]
+    # The task families it runs with a task API of its own (providers/tasks.py TaskBackend).
+    task_families: frozenset[str]
 
     async def complete(self, body: dict, *, account_id: int) -> dict: ...
 

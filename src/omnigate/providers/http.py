@@ -40,6 +40,7 @@ class HttpProvider:
     markup: float | None = None
     reserve_credits = 0
     media_families: frozenset[str] = frozenset()
+    task_families: frozenset[str] = frozenset()
     protocol_headers: ClassVar[dict[str, str]] = {}
     failure_for_status: ClassVar[FailureForStatus]
 

@@ -73,6 +73,8 @@ class Router:
 
 # The media family each media model type needs its backend to serve (providers/media.py).
 MEDIA_FAMILY_OF_TYPE = {"image": "image", "tts": "tts", "stt": "stt", "document": "ocr"}
+# The task family of each asynchronous model type (providers/tasks.py); speech to text is both.
+TASK_FAMILY_OF_TYPE = {"video": "video", "audio": "music", "stt": "stt"}
 
 
 def _serves(backend: ChatBackend, model_type: str) -> bool:
@@ -81,6 +83,7 @@ def _serves(backend: ChatBackend, model_type: str) -> bool:
     if model_type == "embedding":
         return backend.embeds
     family = MEDIA_FAMILY_OF_TYPE.get(model_type)
-    if family is not None:
-        return family in backend.media_families
+    task = TASK_FAMILY_OF_TYPE.get(model_type)
+    if family is not None or task is not None:
+        return family in backend.media_families or task in backend.task_families
     return True
