@@ -14,7 +14,13 @@ Routes (each ``/v1/...`` also answers without ``/v1``, as the service's do):
   (multipart: ``image``/``image[]`` files, optional ``mask``);
 * ``POST /v1/tts``, ``POST /v1/stt`` (JSON ``url``, or multipart with the file in ``audio``),
   ``POST /v1/ocr``, ``POST /vision``;
-* ``GET /files/<name>.{png,wav,glb,obj}``: the real files the answers' URLs point at (no key).
+* the asynchronous tasks (§1.6): ``POST /v2/video/generations`` and ``POST /v2/generate/audio``
+  (JSON) answer ``{id: "<uuid>:<model>", status: "queued", meta}``, polled with ``GET`` on the
+  same path and ``?generation_id=<id>``; ``POST /v1/stt/create`` (JSON ``url``, or multipart
+  with the file in ``audio``) answers 201 ``{generation_id: "<uuid>"}``, polled with
+  ``GET /v1/stt/<generation_id>`` (``{status, result}``);
+* ``GET /files/<name>.{png,wav,glb,obj,mp4,mp3}``: the real files the answers' URLs point at
+  (no key).
 
 Deterministic behaviour (tests may rely on it):
 
@@ -25,19 +31,33 @@ Deterministic behaviour (tests may rely on it):
 * Embeddings: ``EMBEDDING_DIM`` floats per input (``dimensions`` when given), the same for the
   same text; ``prompt_tokens`` = words of the inputs.
 * Transcripts say ``TRANSCRIPT`` and last ``AUDIO_SECONDS``, whatever the audio.
+* Tasks are kept in memory (``tasks``, by id). Each poll answers where a task stands, then moves
+  it one step on: video and music go ``queued`` -> ``generating`` -> ``completed``, speech to
+  text ``waiting`` -> ``active`` -> ``completed`` (the words the service's STT samples poll on),
+  so the third poll sees it done, and every later poll the same result. A task whose
+  ``prompt`` or ``url`` (or uploaded file's name) contains ``FAIL_MARK`` ends in ``error``
+  instead, with an error object in the service's shape for the family (and no result). A video
+  lasts its body's ``duration`` (a number, or text such as ``"5"`` or ``"5s"``), else
+  ``VIDEO_SECONDS``; its URL serves ``MP4``, a track's ``MP3`` (Lyria's ``WAV``), and a
+  transcript is the one /v1/stt answers. An id the fake never gave (or one of another
+  family's route) is 404.
 * ``meta.usage.tokens_used`` is what `tokens_used` computes from the request body:
   chat/Responses/embeddings ``CREDITS_PER_TOKEN`` x total tokens; images ``CREDITS_PER_IMAGE``
   x images asked (``n`` or ``num_images``, else 1); triposr ``CREDITS_PER_MESH``; TTS
   ``CREDITS_PER_CHARACTER`` x characters of ``text`` (or ``script``); STT
   ``CREDITS_PER_AUDIO_SECOND`` x ``AUDIO_SECONDS``; OCR ``CREDITS_PER_PAGE`` x pages asked
-  (one unless ``pages`` lists them); /vision ``CREDITS_PER_FEATURE`` x features.
+  (one unless ``pages`` lists them); /vision ``CREDITS_PER_FEATURE`` x features; a video task
+  ``CREDITS_PER_VIDEO_SECOND`` x its seconds; a music task ``CREDITS_PER_TRACK``; an STT task
+  as /v1/stt. Tasks are charged on their create answer only (polls are free, as the service's
+  are); the STT create answer carries ``meta`` too, which the docs' example does not show.
   TTS answers that are the audio itself carry no ``meta`` (the service's do not either).
 
-Knobs: ``fail_next`` (a queue, one item popped per POST to a service route: an int HTTP status
+Knobs: ``fail_next`` (a queue, one item popped per request to a service route, task polls
+included: an int HTTP status
 answered with the service's canned message, ``"hang"`` (sleep ``hang_seconds`` first),
 ``"disconnect"`` (hang up without answering) or ``"midstream"`` (a stream or JSON body cut off
-halfway)). Observations: ``requests`` (every POST to a service route, as `RecordedRequest`) and
-``fidelity_errors``.
+halfway)). Observations: ``requests`` (every request to a service route, as `RecordedRequest`),
+``tasks`` and ``fidelity_errors``.
 
 Run by hand: ``python -m tests.fakes.aimlapi_upstream --port 9998`` (from the repo root).
 """
@@ -54,6 +74,7 @@ import io
 import math
 import struct
 import time
+import urllib.parse
 import uuid
 import wave
 import zlib
@@ -78,13 +99,20 @@ __all__ = [
     "CREDITS_PER_MESH",
     "CREDITS_PER_PAGE",
     "CREDITS_PER_TOKEN",
+    "CREDITS_PER_TRACK",
+    "CREDITS_PER_VIDEO_SECOND",
     "EMBEDDING_DIM",
+    "FAIL_MARK",
     "GLB",
+    "MP3",
+    "MP4",
     "PNG",
     "TRANSCRIPT",
+    "VIDEO_SECONDS",
     "WAV",
     "FakeAimlapiUpstream",
     "RecordedRequest",
+    "Task",
     "UploadedFile",
     "main",
     "tokens_used",
@@ -97,6 +125,8 @@ CREDITS_PER_CHARACTER: Final = 30
 CREDITS_PER_AUDIO_SECOND: Final = 1_000
 CREDITS_PER_PAGE: Final = 2_000
 CREDITS_PER_FEATURE: Final = 1_500
+CREDITS_PER_VIDEO_SECOND: Final = 98_000
+CREDITS_PER_TRACK: Final = 210_000
 
 AUDIO_SECONDS: Final = 3
 """How long every transcribed audio is, as the transcripts report it."""
@@ -104,6 +134,10 @@ TRANSCRIPT: Final = "the quick brown fox"
 EMBEDDING_DIM: Final = 8
 MAX_DIMENSIONS: Final = 3072
 OCR_MARKDOWN: Final = "# a red cube\n\nThe fake read this page."
+VIDEO_SECONDS: Final = 5
+"""How long a video lasts when its body asks for no ``duration``."""
+FAIL_MARK: Final = "[fail]"
+"""In a task's ``prompt`` or ``url`` (or an uploaded file's name): the task ends in ``error``."""
 
 
 def _png() -> bytes:
@@ -144,15 +178,33 @@ def _glb() -> bytes:
     )
 
 
+def _mp4() -> bytes:
+    """The boxes an MP4 file starts with (``ftyp``, then an empty ``mdat``): a file that sniffs
+    as MP4, not one a player can show."""
+    ftyp = b"ftyp" + b"isom" + struct.pack(">I", 512) + b"isomiso2mp41"
+    mdat = b"mdat"
+    return struct.pack(">I", 4 + len(ftyp)) + ftyp + struct.pack(">I", 4 + len(mdat)) + mdat
+
+
+def _mp3() -> bytes:
+    """One MPEG-1 Layer III frame (128 kbit/s, 44.1 kHz: 417 bytes), its audio data zeros."""
+    header = b"\xff\xfb\x90\x64"
+    return header + b"\x00" * (417 - len(header))
+
+
 PNG: Final = _png()
 WAV: Final = _wav()
 GLB: Final = _glb()
+MP4: Final = _mp4()
+MP3: Final = _mp3()
 OBJ: Final = b"v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n"
 _FILES: Final[dict[str, tuple[bytes, str]]] = {
     "png": (PNG, "image/png"),
     "wav": (WAV, "audio/wav"),
     "glb": (GLB, "model/gltf-binary"),
     "obj": (OBJ, "text/plain"),
+    "mp4": (MP4, "video/mp4"),
+    "mp3": (MP3, "audio/mpeg"),
 }
 
 # The service's error messages by status (other-endpoints.md §1.3).
@@ -172,6 +224,8 @@ _MESSAGES: Final[dict[int, str]] = {
 
 # Set on a request whose answer a queued "midstream" cuts off.
 _MIDSTREAM: Final = web.RequestKey("midstream", bool)
+# The files a request uploaded (the answers of task routes read their names).
+_UPLOADS: Final = web.RequestKey("uploads", list)
 
 # Image models whose docs show fal's raw answer (`images[]`, `seed`, `timings`); the service's
 # normalised `data[]` comes with it (§2.2).
@@ -229,6 +283,35 @@ class RecordedRequest:
     body: dict[str, Any] | None
     files: list[UploadedFile] = field(default_factory=list)
     headers: dict[str, str] = field(default_factory=dict)  # keys lower-cased
+
+
+# What a task answers while it runs, poll by poll, before it ends (module doc).
+_STEPS: Final[dict[str, tuple[str, str]]] = {
+    "video": ("queued", "generating"),
+    "music": ("queued", "generating"),
+    "stt": ("waiting", "active"),
+}
+
+
+@dataclass(slots=True)
+class Task:
+    """An asynchronous generation the fake runs: what it will end with is settled at creation,
+    the polls only reveal it."""
+
+    id: str
+    family: str  # "video", "music" or "stt"
+    model: str
+    # The family's result (the `video`, the `audio_file`, the transcript), or its error object.
+    output: dict[str, Any]
+    fails: bool = False
+    polls: int = 0
+
+    def step(self) -> str:
+        """The status this poll sees; the task moves one step on."""
+        steps = _STEPS[self.family]
+        status = steps[self.polls] if self.polls < len(steps) else "error" if self.fails else "completed"
+        self.polls += 1
+        return status
 
 
 class _ServiceError(Exception):
@@ -304,6 +387,16 @@ def _ocr_pages(body: dict[str, Any]) -> int:
     return 1
 
 
+def _video_seconds(body: dict[str, Any]) -> int:
+    """How long a video the body asks for lasts: its `duration` (8, "5", Luma's "5s")."""
+    value = body.get("duration")
+    if isinstance(value, str) and value.removesuffix("s").isdigit():
+        value = int(value.removesuffix("s"))
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return math.ceil(value)
+    return VIDEO_SECONDS
+
+
 def _path_key(path: str) -> str:
     """A route's path without its optional /v1 prefix."""
     return path.removeprefix("/v1")
@@ -324,8 +417,12 @@ def tokens_used(path: str, body: dict[str, Any]) -> int:
         return CREDITS_PER_MESH if body.get("model") == "triposr" else CREDITS_PER_IMAGE * _image_count(body)
     if route == "/tts":
         return CREDITS_PER_CHARACTER * len(_tts_text(body))
-    if route == "/stt":
+    if route in ("/stt", "/stt/create"):
         return CREDITS_PER_AUDIO_SECOND * AUDIO_SECONDS
+    if route == "/v2/video/generations":
+        return CREDITS_PER_VIDEO_SECOND * _video_seconds(body)
+    if route == "/v2/generate/audio":
+        return CREDITS_PER_TRACK
     if route == "/ocr":
         return CREDITS_PER_PAGE * _ocr_pages(body)
     if route == "/vision":
@@ -433,6 +530,8 @@ class _Route:
     json: bool = True  # takes a JSON body
     files: tuple[str, ...] = ()  # file fields of a multipart body; none: JSON only
     required_files: tuple[str, ...] = ()
+    # Where it is mounted: `/v1` routes answer without it too; /vision and /v2 only as they are.
+    prefixes: tuple[str, ...] = ("/v1", "")
 
 
 class FakeAimlapiUpstream:
@@ -454,6 +553,7 @@ class FakeAimlapiUpstream:
         self.fail_next: list[int | str] = []
         self.hang_seconds: float = 30.0
         self.fidelity_errors: list[str] = []
+        self.tasks: dict[str, Task] = {}
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
         # Handlers still running; stop() cancels them so a "hang" cannot stall teardown.
@@ -467,9 +567,15 @@ class FakeAimlapiUpstream:
             raise RuntimeError("FakeAimlapiUpstream already started")
         app = web.Application(middlewares=[self._middleware])
         for route in _ROUTES:
-            prefixes = ("",) if route.path == "/vision" else ("/v1", "")
-            for prefix in prefixes:
+            for prefix in route.prefixes:
                 app.router.add_post(prefix + route.path, functools.partial(self._serve, route=route))
+        for path, family in (
+            ("/v2/video/generations", "video"),
+            ("/v2/generate/audio", "music"),
+            ("/v1/stt/{generation_id}", "stt"),
+            ("/stt/{generation_id}", "stt"),
+        ):
+            app.router.add_get(path, functools.partial(self._poll, family=family))
         app.router.add_get("/files/{name}", self._file)
         runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
@@ -507,13 +613,15 @@ class FakeAimlapiUpstream:
         return f"http://{self.host}:{self.port}"
 
     def reset(self) -> None:
-        """Forget recorded traffic and pending knobs (for fixtures shared across tests)."""
+        """Forget recorded traffic, tasks and pending knobs (for fixtures shared across tests)."""
         self.requests.clear()
         self.fail_next.clear()
         self.fidelity_errors.clear()
+        self.tasks.clear()
 
     def file_url(self, extension: str) -> str:
-        """A fresh URL of a file the fake serves (``png``, ``wav``, ``glb``, ``obj``)."""
+        """A fresh URL of a file the fake serves (``png``, ``wav``, ``glb``, ``obj``, ``mp4``,
+        ``mp3``)."""
         return f"{self.base_url}/files/{uuid.uuid4().hex}.{extension}"
 
     # ------------------------------------------------------------------ plumbing
@@ -559,9 +667,10 @@ class FakeAimlapiUpstream:
             return None, []
         return (body if isinstance(body, dict) else None), []
 
-    async def _serve(self, request: web.Request, route: _Route) -> web.StreamResponse:
-        """Record, play the next queued failure, check the key and the body, then answer."""
-        body, files = await self._read(request, route)
+    async def _admit(
+        self, request: web.Request, body: dict[str, Any] | None, files: list[UploadedFile]
+    ) -> web.StreamResponse | None:
+        """Record, play the next queued failure and check the key; an answer when that ends it."""
         headers = {k.lower(): v for k, v in request.headers.items()}
         self.requests.append(RecordedRequest(request.path, body, files, headers))
         action = self.fail_next.pop(0) if self.fail_next else None
@@ -576,9 +685,17 @@ class FakeAimlapiUpstream:
         if action not in (None, "midstream"):
             raise _ServiceError(500, f"fake service: unknown fail_next item {action!r}")
         request[_MIDSTREAM] = action == "midstream"
-
         if self.api_key is not None and request.headers.get("Authorization") != f"Bearer {self.api_key}":
             raise _ServiceError(401)
+        return None
+
+    async def _serve(self, request: web.Request, route: _Route) -> web.StreamResponse:
+        """Record, play the next queued failure, check the key and the body, then answer."""
+        body, files = await self._read(request, route)
+        answered = await self._admit(request, body, files)
+        if answered is not None:
+            return answered
+        request[_UPLOADS] = files
         multipart = request.content_type == "multipart/form-data"
         if body is None or (multipart and not route.files) or (not multipart and not route.json):
             kind = "a multipart form" if route.files and not route.json else "a JSON object"
@@ -604,9 +721,36 @@ class FakeAimlapiUpstream:
             self._rules(request, route, model)(body)
         except RuleViolation as exc:
             self._refuse(request, exc.param, exc.detail, exc.message)
-        if route.path == "/stt" and "url" not in body and not files:
+        if route.path in ("/stt", "/stt/create") and "url" not in body and not files:
             self._refuse(request, "url", "Required (or a file in `audio`)")
         return await route.answer(self, request, model, body)
+
+    async def _poll(self, request: web.Request, family: str) -> web.StreamResponse:
+        """Where a task stands (the GET of its family's route); each poll moves it on."""
+        # The poll's query stands for its body in `requests` (STT's id is in the path).
+        answered = await self._admit(request, dict(request.query) or None, [])
+        if answered is not None:
+            return answered
+        generation_id = request.match_info.get("generation_id") or request.query.get("generation_id")
+        if not generation_id:
+            self._refuse(request, "generation_id", "Required")
+        task = self.tasks.get(generation_id)
+        if task is None or task.family != family:
+            raise _ServiceError(404, f"Generation '{generation_id}' not found.")
+        status = task.step()
+        done = status == "completed"
+        failed = status == "error"
+        if family == "stt":
+            answer: dict[str, Any] = {"status": status, "result": task.output if done else None}
+            if failed:
+                answer["error"] = task.output
+            return await _json(request, answer)
+        key = "video" if family == "video" else "audio_file"
+        answer = {"id": task.id, "status": status, key: task.output if done else None}
+        answer["error"] = task.output if failed else None
+        if family == "video":
+            answer["meta"] = None  # charged at creation; polls are free
+        return await _json(request, answer)
 
     def _model(self, request: web.Request, body: dict[str, Any]) -> Model:
         name = body.get("model")
@@ -664,15 +808,17 @@ def _hang_up(request: web.Request) -> None:
         transport.close()
 
 
-async def _json(request: web.Request, answer: dict[str, Any]) -> web.StreamResponse:
-    return await _send(request, orjson.dumps(answer), "application/json")
+async def _json(request: web.Request, answer: dict[str, Any], status: int = 200) -> web.StreamResponse:
+    return await _send(request, orjson.dumps(answer), "application/json", status)
 
 
-async def _send(request: web.Request, payload: bytes, content_type: str) -> web.StreamResponse:
-    """A 200 answer; with a queued "midstream", the full length promised and half sent."""
+async def _send(
+    request: web.Request, payload: bytes, content_type: str, status: int = 200
+) -> web.StreamResponse:
+    """A 2xx answer; with a queued "midstream", the full length promised and half sent."""
     if not request.get(_MIDSTREAM):
-        return web.Response(body=payload, content_type=content_type)
-    response = web.StreamResponse(status=200, headers={"Content-Type": content_type})
+        return web.Response(status=status, body=payload, content_type=content_type)
+    response = web.StreamResponse(status=status, headers={"Content-Type": content_type})
     response.content_length = len(payload)
     await response.prepare(request)
     await response.write(payload[: len(payload) // 2])
@@ -879,14 +1025,18 @@ async def _tts(
 async def _stt(
     fake: FakeAimlapiUpstream, request: web.Request, model: Model | None, body: dict[str, Any]
 ) -> web.StreamResponse:
-    meta = _meta(request.path, body)
-    name = model.id if model is not None else ""
+    transcript = _transcript(fake, model.id if model is not None else "", body)
+    return await _json(request, {**transcript, "meta": _meta(request.path, body)})
+
+
+def _transcript(fake: FakeAimlapiUpstream, name: str, body: dict[str, Any]) -> dict[str, Any]:
+    """A model's transcript object: AssemblyAI's for `aai/*`, else Deepgram's (§6)."""
     words = [
         {"word": w, "start": i * 0.5, "end": i * 0.5 + 0.4, "confidence": 0.98, "punctuated_word": w}
         for i, w in enumerate(TRANSCRIPT.split())
     ]
     if name.startswith("aai/"):
-        answer = {
+        return {
             "id": str(uuid.uuid4()),
             "status": "completed",
             "language_model": "assemblyai_default",
@@ -906,9 +1056,7 @@ async def _stt(
             ],
             "confidence": 0.98,
             "audio_duration": AUDIO_SECONDS,
-            "meta": meta,
         }
-        return await _json(request, answer)
     metadata = {
         "transaction_key": "deprecated",
         "request_id": str(uuid.uuid4()),
@@ -920,8 +1068,65 @@ async def _stt(
         "model_info": {},
     }
     alternative = {"transcript": TRANSCRIPT, "confidence": 0.98, "words": words}
-    results = {"channels": [{"alternatives": [alternative]}]}
-    return await _json(request, {"metadata": metadata, "results": results, "meta": meta})
+    return {"metadata": metadata, "results": {"channels": [{"alternatives": [alternative]}]}}
+
+
+def _fails(request: web.Request, body: dict[str, Any]) -> bool:
+    """Whether a task is to end in error: FAIL_MARK in its prompt, its url or a file's name."""
+    # aiohttp's client percent-encodes the brackets of a file name.
+    files = [urllib.parse.unquote(f.filename) for f in request.get(_UPLOADS, [])]
+    named = [body.get("prompt"), body.get("url"), *files]
+    return any(isinstance(text, str) and FAIL_MARK in text for text in named)
+
+
+async def _create_video(
+    fake: FakeAimlapiUpstream, request: web.Request, model: Model | None, body: dict[str, Any]
+) -> web.StreamResponse:
+    assert model is not None
+    task_id = f"{uuid.uuid4()}:{model.id}"
+    fails = _fails(request, body)
+    if fails:
+        # The ERA docs' example (kling effects): a validation-style detail list.
+        detail = {"loc": ["body", "prompt"], "msg": "The prompt was flagged by the content filter"}
+        output: dict[str, Any] = {"detail": [{**detail, "type": "content_policy_violation"}]}
+    else:
+        output = {"url": fake.file_url("mp4"), "duration": _video_seconds(body)}
+    fake.tasks[task_id] = Task(task_id, "video", model.id, output, fails)
+    answer = {"id": task_id, "status": "queued", "meta": _meta(request.path, body)}
+    return await _json(request, answer)
+
+
+async def _create_music(
+    fake: FakeAimlapiUpstream, request: web.Request, model: Model | None, body: dict[str, Any]
+) -> web.StreamResponse:
+    assert model is not None
+    task_id = f"{uuid.uuid4()}:{model.id}"
+    fails = _fails(request, body)
+    if fails:
+        output: dict[str, Any] = {"name": "GenerationError", "message": "The track could not be generated"}
+    else:
+        extension = "wav" if model.id == "google/lyria2" else "mp3"  # Lyria's example is a WAV
+        data, content_type = _FILES[extension]
+        output = {
+            "url": fake.file_url(extension),
+            "content_type": content_type,
+            "file_name": f"output.{extension}",
+            "file_size": len(data),
+        }
+    fake.tasks[task_id] = Task(task_id, "music", model.id, output, fails)
+    answer = {"id": task_id, "status": "queued", "meta": _meta(request.path, body)}
+    return await _json(request, answer)
+
+
+async def _create_stt(
+    fake: FakeAimlapiUpstream, request: web.Request, model: Model | None, body: dict[str, Any]
+) -> web.StreamResponse:
+    assert model is not None
+    task_id = str(uuid.uuid4())
+    fails = _fails(request, body)
+    output = {"message": "The audio could not be decoded"} if fails else _transcript(fake, model.id, body)
+    fake.tasks[task_id] = Task(task_id, "stt", model.id, output, fails)
+    return await _json(request, {"generation_id": task_id, "meta": _meta(request.path, body)}, status=201)
 
 
 async def _ocr(
@@ -981,7 +1186,10 @@ _ROUTES: Final = (
     _Route("/tts", frozenset({"tts"}), _tts),
     _Route("/stt", frozenset({"stt"}), _stt, files=("audio",)),
     _Route("/ocr", frozenset({"document"}), _ocr),
-    _Route("/vision", frozenset(), _vision),
+    _Route("/vision", frozenset(), _vision, prefixes=("",)),
+    _Route("/v2/video/generations", frozenset({"video"}), _create_video, prefixes=("",)),
+    _Route("/v2/generate/audio", frozenset({"audio"}), _create_music, prefixes=("",)),
+    _Route("/stt/create", frozenset({"stt"}), _create_stt, files=("audio",)),
 )
 
 

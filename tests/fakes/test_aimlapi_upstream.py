@@ -28,10 +28,16 @@ from .aimlapi_upstream import (
     CREDITS_PER_MESH,
     CREDITS_PER_PAGE,
     CREDITS_PER_TOKEN,
+    CREDITS_PER_TRACK,
+    CREDITS_PER_VIDEO_SECOND,
     EMBEDDING_DIM,
+    FAIL_MARK,
     GLB,
+    MP3,
+    MP4,
     PNG,
     TRANSCRIPT,
+    VIDEO_SECONDS,
     WAV,
     FakeAimlapiUpstream,
     UploadedFile,
@@ -575,6 +581,246 @@ async def test_fail_next_midstream_cuts_json_and_streams(
             await response.read()
 
 
+# ---------------------------------------------------------------------- tasks
+
+
+async def _get(http: aiohttp.ClientSession, path: str, **query: str) -> tuple[int, Any]:
+    async with http.get(path, params=query) as response:
+        return response.status, await response.json()
+
+
+async def _poll_three_times(http: aiohttp.ClientSession, path: str, **query: str) -> list[dict[str, Any]]:
+    answers = []
+    for _ in range(3):
+        status, answer = await _get(http, path, **query)
+        assert status == 200, answer
+        answers.append(answer)
+    return answers
+
+
+async def test_video_task_moves_one_step_per_poll(
+    service: FakeAimlapiUpstream, http: aiohttp.ClientSession
+) -> None:
+    body = {"model": "google/veo-3.1-t2v", "prompt": "a red fox", "duration": 6}
+
+    status, created = await _post(http, "/v2/video/generations", body)
+    polls = await _poll_three_times(http, "/v2/video/generations", generation_id=created["id"])
+    later = await _get(http, "/v2/video/generations", generation_id=created["id"])
+
+    assert status == 200
+    assert set(created) == {"id", "status", "meta"}
+    task_uuid, _, model = created["id"].partition(":")
+    assert model == "google/veo-3.1-t2v" and len(task_uuid) == 36
+    assert created["status"] == "queued"
+    assert created["meta"] == {"usage": {"tokens_used": 6 * CREDITS_PER_VIDEO_SECOND}}
+    assert tokens_used("/v2/video/generations", body) == 6 * CREDITS_PER_VIDEO_SECOND
+    assert [p["status"] for p in polls] == ["queued", "generating", "completed"]
+    assert [p["video"] for p in polls[:2]] == [None, None]
+    assert all(p["id"] == created["id"] and p["error"] is None and p["meta"] is None for p in polls)
+    video = polls[-1]["video"]
+    assert video["duration"] == 6
+    assert later == (200, polls[-1])  # done stays done, with the same URL
+    assert await _fetch(http, video["url"]) == ("video/mp4", MP4)
+    assert MP4[4:8] == b"ftyp"
+    assert service.tasks[created["id"]].polls == 4
+    assert service.fidelity_errors == []
+
+
+@pytest.mark.parametrize(
+    ("model", "extension", "content_type", "data"),
+    [
+        ("elevenlabs/eleven_music", "mp3", "audio/mpeg", MP3),
+        ("google/lyria2", "wav", "audio/wav", WAV),
+    ],
+)
+async def test_music_task_answers_its_audio_file(
+    http: aiohttp.ClientSession, model: str, extension: str, content_type: str, data: bytes
+) -> None:
+    status, created = await _post(http, "/v2/generate/audio", {"model": model, "prompt": "calm piano"})
+    polls = await _poll_three_times(http, "/v2/generate/audio", generation_id=created["id"])
+
+    assert status == 200
+    assert created["id"].endswith(f":{model}")
+    assert created["meta"] == {"usage": {"tokens_used": CREDITS_PER_TRACK}}
+    assert [p["status"] for p in polls] == ["queued", "generating", "completed"]
+    track = polls[-1]["audio_file"]
+    assert (track["content_type"], track["file_name"], track["file_size"]) == (
+        content_type,
+        f"output.{extension}",
+        len(data),
+    )
+    assert await _fetch(http, track["url"]) == (content_type, data)
+
+
+async def test_stt_task_from_a_url(service: FakeAimlapiUpstream, http: aiohttp.ClientSession) -> None:
+    body = {"model": "#g1_nova-2-general", "url": "https://example.com/a.wav", "smart_format": True}
+
+    async with http.post("/v1/stt/create", json=body) as response:
+        status, created = response.status, await response.json()
+    polls = await _poll_three_times(http, f"/v1/stt/{created['generation_id']}")
+    unversioned = await _get(http, f"/stt/{created['generation_id']}")
+
+    assert status == 201
+    assert created["meta"] == {"usage": {"tokens_used": CREDITS_PER_AUDIO_SECOND * AUDIO_SECONDS}}
+    assert ":" not in created["generation_id"]
+    assert [p["status"] for p in polls] == ["waiting", "active", "completed"]
+    assert [p["result"] for p in polls[:2]] == [None, None]
+    transcript = polls[-1]["result"]
+    assert transcript["metadata"]["duration"] == AUDIO_SECONDS
+    assert transcript["results"]["channels"][0]["alternatives"][0]["transcript"] == TRANSCRIPT
+    assert "meta" not in transcript  # the charge was on the create answer
+    assert unversioned == (200, polls[-1])
+    assert service.requests[1].path == f"/v1/stt/{created['generation_id']}"
+
+
+async def test_stt_task_from_an_upload(service: FakeAimlapiUpstream, http: aiohttp.ClientSession) -> None:
+    form = aiohttp.FormData()
+    form.add_field("model", "aai/universal")
+    form.add_field("audio", WAV, filename="speech.wav", content_type="audio/wav")
+
+    async with http.post("/stt/create", data=form) as response:  # without /v1 too
+        status, created = response.status, await response.json()
+    polls = await _poll_three_times(http, f"/v1/stt/{created['generation_id']}")
+
+    assert status == 201
+    assert polls[-1]["status"] == "completed"
+    assert (polls[-1]["result"]["text"], polls[-1]["result"]["audio_duration"]) == (TRANSCRIPT, AUDIO_SECONDS)
+    assert service.requests[0].files == [UploadedFile("audio", "speech.wav", "audio/wav", len(WAV))]
+    assert service.fidelity_errors == []
+
+
+async def test_the_fail_mark_ends_each_task_in_error(http: aiohttp.ClientSession) -> None:
+    _, video = await _post(http, "/v2/video/generations", {"model": "sora-2-t2v", "prompt": f"{FAIL_MARK} x"})
+    _, music = await _post(http, "/v2/generate/audio", {"model": "stable-audio", "prompt": f"x {FAIL_MARK}"})
+    form = aiohttp.FormData()
+    form.add_field("model", "#g1_whisper-base")
+    form.add_field("audio", WAV, filename=f"{FAIL_MARK}.wav", content_type="audio/wav")
+    async with http.post("/v1/stt/create", data=form) as response:
+        stt = await response.json()
+
+    *_, video_end = await _poll_three_times(http, "/v2/video/generations", generation_id=video["id"])
+    *_, music_end = await _poll_three_times(http, "/v2/generate/audio", generation_id=music["id"])
+    stt_polls = await _poll_three_times(http, f"/v1/stt/{stt['generation_id']}")
+
+    assert (video_end["status"], video_end["video"]) == ("error", None)
+    assert video_end["error"]["detail"][0]["msg"] == "The prompt was flagged by the content filter"
+    assert (music_end["status"], music_end["audio_file"]) == ("error", None)
+    assert music_end["error"] == {"name": "GenerationError", "message": "The track could not be generated"}
+    assert [p["status"] for p in stt_polls] == ["waiting", "active", "error"]
+    assert stt_polls[-1]["result"] is None
+    assert stt_polls[-1]["error"] == {"message": "The audio could not be decoded"}
+    # Charged at creation all the same (the gateway refunds failed tasks).
+    assert video["meta"]["usage"]["tokens_used"] > 0 and music["meta"]["usage"]["tokens_used"] > 0
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "message"),
+    [
+        (
+            "/v2/video/generations",
+            {"model": "google/veo-3.1-t2v", "prompt": "x", "resolution": "4k"},
+            400,
+            "Body validation error! resolution: Invalid enum value. Expected '720p' | '1080p', received '4k'",
+        ),
+        (
+            "/v2/video/generations",
+            {"model": "google/veo-3.1-t2v"},
+            400,
+            "Body validation error! prompt: Required",
+        ),
+        (
+            "/v2/generate/audio",
+            {"model": "elevenlabs/eleven_music", "prompt": "x", "music_length_ms": 500},
+            400,
+            "Body validation error! music_length_ms: "
+            "Number must be greater than or equal to 10000, received 500",
+        ),
+        (
+            "/v2/generate/audio",
+            {"model": "google/veo-3.1-t2v", "prompt": "x"},
+            400,
+            "Body validation error! model: "
+            "'google/veo-3.1-t2v' is a video model, not served on /v2/generate/audio",
+        ),
+        (
+            "/v1/stt/create",
+            {"model": "#g1_nova-2-general"},
+            400,
+            "Body validation error! url: Required (or a file in `audio`)",
+        ),
+        (
+            "/v2/video/generations",
+            {"model": "no/such-video", "prompt": "x"},
+            404,
+            "Model 'no/such-video' not found.",
+        ),
+    ],
+)
+async def test_task_creates_are_checked(
+    service: FakeAimlapiUpstream,
+    http: aiohttp.ClientSession,
+    path: str,
+    body: dict[str, Any],
+    status: int,
+    message: str,
+) -> None:
+    answer = await _post(http, path, body)
+
+    assert (answer[0], answer[1]["message"], answer[1]["path"]) == (status, message, path)
+    assert service.tasks == {}
+    assert service.fidelity_errors == ([f"{path}: {message}"] if status == 400 else [])
+
+
+async def test_polls_of_tasks_the_fake_never_gave(
+    service: FakeAimlapiUpstream, http: aiohttp.ClientSession
+) -> None:
+    _, video = await _post(http, "/v2/video/generations", {"model": "veo2", "prompt": "x"})
+
+    unknown = await _get(http, "/v2/video/generations", generation_id="nope:veo2")
+    wrong_route = await _get(http, "/v2/generate/audio", generation_id=video["id"])
+    stt = await _get(http, f"/v1/stt/{video['id']}")
+    no_id = await _get(http, "/v2/video/generations")
+
+    assert (unknown[0], unknown[1]["message"]) == (404, "Generation 'nope:veo2' not found.")
+    assert set(unknown[1]) == {"message", "path", "requestId", "statusCode", "timestamp"}
+    assert wrong_route[0] == stt[0] == 404
+    assert (no_id[0], no_id[1]["message"]) == (400, "Body validation error! generation_id: Required")
+    assert service.tasks[video["id"]].polls == 0  # none of them moved it
+
+
+async def test_polls_play_queued_failures_and_check_the_key(
+    service: FakeAimlapiUpstream, http: aiohttp.ClientSession
+) -> None:
+    _, video = await _post(http, "/v2/video/generations", {"model": "veo2", "prompt": "x"})
+    service.fail_next = [503]
+
+    failed = await _get(http, "/v2/video/generations", generation_id=video["id"])
+    async with (
+        aiohttp.ClientSession(service.base_url) as bare,
+        bare.get("/v2/video/generations", params={"generation_id": video["id"]}) as response,
+    ):
+        keyless = response.status
+    first = await _get(http, "/v2/video/generations", generation_id=video["id"])
+
+    assert (failed[0], failed[1]["message"]) == (503, "Service unavailable")
+    assert keyless == 401
+    assert first[1]["status"] == "queued"  # neither refused poll moved the task on
+    assert [r.body for r in service.requests[1:]] == [{"generation_id": video["id"]}] * 3
+
+
+async def test_video_seconds_come_from_the_duration() -> None:
+    path = "/v2/video/generations"
+
+    assert tokens_used(path, {"duration": 10}) == 10 * CREDITS_PER_VIDEO_SECOND
+    assert tokens_used(path, {"duration": "5s"}) == 5 * CREDITS_PER_VIDEO_SECOND  # Luma's text
+    assert tokens_used(path, {"duration": "10"}) == 10 * CREDITS_PER_VIDEO_SECOND
+    assert (
+        tokens_used(path, {})
+        == tokens_used(path, {"duration": "long"})
+        == VIDEO_SECONDS * CREDITS_PER_VIDEO_SECOND
+    )
+
+
 # ---------------------------------------------------------------------- catalogue-wide
 
 
@@ -606,4 +852,48 @@ async def test_every_synchronous_model_answers_its_minimal_request(
                 continue
             answer = await response.json()
         assert answer["meta"]["usage"]["tokens_used"] > 0, model.id
+    assert service.fidelity_errors == []
+
+
+async def test_every_task_model_runs_its_minimal_request(
+    service: FakeAimlapiUpstream, http: aiohttp.ClientSession
+) -> None:
+    """Each video and music model's smallest body makes a task that completes on its third poll."""
+    routes = {"video": ("/v2/video/generations", "video"), "audio": ("/v2/generate/audio", "audio_file")}
+    models = [m for m in CATALOG.models if m.type in routes]
+    assert len(models) > 70
+    for model in models:
+        path, key = routes[model.type]
+        status, created = await _post(http, path, minimal_request(model))
+        assert status == 200, (model.id, created)
+        assert created["meta"]["usage"]["tokens_used"] > 0, model.id
+        *_, done = await _poll_three_times(http, path, generation_id=created["id"])
+        assert done["status"] == "completed" and done[key]["url"], model.id
+    assert service.fidelity_errors == []
+
+
+async def test_every_stt_model_runs_as_a_task(
+    service: FakeAimlapiUpstream, http: aiohttp.ClientSession
+) -> None:
+    for model in [m for m in CATALOG.models if m.type == "stt"]:
+        body = minimal_request(model)
+        uploads = upload_fields(model)
+        # AssemblyAI's models take the file itself (multipart); the others a JSON `url`.
+        form: aiohttp.FormData | None = None
+        if uploads:
+            form = aiohttp.FormData()
+            for name, value in body.items():
+                if name not in uploads:
+                    form.add_field(name, value if isinstance(value, str) else orjson.dumps(value).decode())
+            for name in uploads:
+                form.add_field(name, WAV, filename="speech.wav", content_type="audio/wav")
+        async with (
+            http.post("/v1/stt/create", data=form)
+            if form is not None
+            else http.post("/v1/stt/create", json=body)
+        ) as response:
+            assert response.status == 201, (model.id, await response.text())
+            created = await response.json()
+        *_, done = await _poll_three_times(http, f"/v1/stt/{created['generation_id']}")
+        assert done["status"] == "completed", model.id
     assert service.fidelity_errors == []
