@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pytest
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -28,27 +25,6 @@ from sqlalchemy import (
 from omnigate.store import schema
 from omnigate.store.db import Database
 from omnigate.store.rows import LedgerEntry, Limits
-from tests.services import postgres_missing, postgres_schema
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'test.db'}"
-        return
-    reason = postgres_missing()
-    if reason:
-        pytest.skip(reason)
-    with postgres_schema() as found:
-        yield found
-
-
-@pytest.fixture
-def db(url: str) -> Iterator[Database]:
-    database = Database(url)
-    database.upgrade()
-    yield database
-    database.close()
 
 
 def charge(entry_id: str, account_id: int, credits: int, **fields) -> LedgerEntry:

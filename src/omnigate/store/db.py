@@ -1,5 +1,5 @@
 """Database access: accounts, keys, stored Responses turns and the change feed (the ledger is in
-store/ledger.py).
+store/ledger.py, tasks in store/tasks.py).
 
 Plain synchronous SQLAlchemy Core. The server never calls it on the event loop: the hot path
 reads in-memory caches, and the background sync loop (omnigate/sync.py) does the I/O in a thread.
@@ -18,7 +18,6 @@ from sqlalchemy.engine import Connection
 
 from omnigate.store import migrations, schema
 from omnigate.store.keys import hash_key, new_key, visible_prefix
-from omnigate.store.ledger import LedgerStore
 from omnigate.store.rows import (
     NO_LIMITS,
     AccountRow,
@@ -28,6 +27,7 @@ from omnigate.store.rows import (
     Limits,
     StoredResponse,
 )
+from omnigate.store.tasks import TaskStore
 from omnigate.store.timestamps import aware, now
 
 # The change feed keeps this long a history; a server that falls further behind reloads everything.
@@ -58,7 +58,7 @@ def _normalise_url(url: str) -> str:
     return url
 
 
-class Database(LedgerStore):
+class Database(TaskStore):
     def __init__(self, url: str) -> None:
         self.url = _normalise_url(url)
         if self.url.startswith("sqlite:///"):

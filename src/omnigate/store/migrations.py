@@ -59,4 +59,10 @@ def _v2(conn: Connection) -> None:
         )
 
 
-STEPS: dict[int, Callable[[Connection], None]] = {2: _v2}
+def _v3(conn: Connection) -> None:
+    """Asynchronous generations (the task runner)."""
+    schema.tasks.create(conn, checkfirst=True)
+    schema.task_inputs.create(conn, checkfirst=True)
+
+
+STEPS: dict[int, Callable[[Connection], None]] = {2: _v2, 3: _v3}

@@ -10,13 +10,14 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
     Text,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # The longest request id kept: X-Client-Request-Id allows 1-128 characters.
 REQUEST_ID_MAX = 128
 
@@ -119,4 +120,53 @@ responses = Table(
     Column("input", Text, nullable=False),  # this turn's input items, JSON
     Column("output", Text, nullable=False),  # the whole Response object (output items included), JSON
     Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# Asynchronous generations (video, music, speech to text): what the client polls, and the work of
+# the task runner (omnigate/tasks/). A runner owns a task while its lease lasts.
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("id", String(300), primary_key=True),  # "<uuid>:<model>", as the service's
+    Column("account_id", IdType, ForeignKey("accounts.id"), nullable=False),
+    Column("key_prefix", String(32), nullable=False),
+    Column("family", String(16), nullable=False),  # video | music | stt
+    Column("model", String(200), nullable=False),
+    Column("request_id", String(REQUEST_ID_MAX), nullable=False),
+    Column("status", String(16), nullable=False),  # queued | generating | completed | error
+    Column("body", Text, nullable=False),  # the create body as forwarded (JSON)
+    # The deployment that runs it (provider name, upstream model) and the upstream's task id;
+    # no upstream id: the runner runs the job itself (a backend without a task API).
+    Column("provider", String(100)),
+    Column("upstream_model", String(200)),
+    Column("upstream_id", String(300)),
+    # Credits charged at creation (NULL while that charge is being recorded) and given back
+    # when the task ended (NULL until then).
+    Column("charged", BigInteger),
+    Column("refunded", BigInteger),
+    # The live balances (Redis) show this task's refund: set once they do.
+    Column("mirrored", Boolean, nullable=False, default=False),
+    Column("result", Text),  # JSON, once completed
+    Column("error", Text),
+    Column("polls", Integer, nullable=False, default=0),
+    Column("next_poll_at", DateTime(timezone=True), nullable=False),
+    Column("lease_owner", String(64)),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Index("ix_tasks_due", "status", "next_poll_at"),
+    Index("ix_tasks_account", "account_id", "created_at"),
+)
+
+# Files sent with a task the runner runs itself (audio to transcribe, uploaded in the create
+# request): kept in the database so that a runner on any machine can run it; gone once it ends.
+task_inputs = Table(
+    "task_inputs",
+    metadata,
+    Column("task_id", String(300), ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True),
+    Column("field", String(64), primary_key=True),
+    Column("filename", String(300), nullable=False),
+    Column("content_type", String(200), nullable=False),
+    Column("data", LargeBinary, nullable=False),
 )
