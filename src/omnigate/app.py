@@ -22,6 +22,7 @@ from omnigate.api import (
     models,
     responses,
     speech,
+    tasks,
     transcription,
     vision,
 )
@@ -51,6 +52,8 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/audio/transcriptions", transcription.transcriptions),
     ("POST", "/audio/translations", transcription.translations),
     ("POST", "/ocr", documents.ocr),
+    ("POST", "/stt/create", tasks.create_stt),
+    ("GET", "/stt/{generation_id}", tasks.poll_stt),
     ("POST", "/messages", messages.messages),
     ("POST", "/responses", responses.create_response),
     ("GET", "/responses/{response_id}", responses.get_response),
@@ -72,6 +75,18 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("PATCH", "/keys/{prefix}", keys.update),
     ("DELETE", "/keys/{prefix}", keys.delete),
     ("GET", "/key", keys.own),
+]
+
+
+# Asynchronous generations: create with POST, poll with GET ?generation_id= (api/tasks.py).
+TASK_ROUTES: list[tuple[str, Handler, Handler]] = [
+    ("/v2/video/generations", tasks.create_video, tasks.poll_video),
+    *(
+        (f"/v2/generate/video/{vendor}/generation", tasks.vendor_video_route(vendor), tasks.poll_video)
+        for vendor in tasks.VIDEO_VENDORS
+    ),
+    *((path, tasks.create_video, tasks.poll_video) for path in tasks.VIDEO_ALIASES),
+    ("/v2/generate/audio", tasks.create_music, tasks.poll_music),
 ]
 
 
@@ -122,8 +137,11 @@ def create_app(gateway: Gateway) -> web.Application:
     app.router.add_get("/v1/models", models.list_models_openai)
     app.router.add_get("/openapi.json", openapi.openapi_json)
     app.router.add_get("/files/{name}", _serve_file)
-    # The service has it without /v1 only.
+    # The service has these without /v1 only.
     app.router.add_post("/vision", vision.vision)
+    for path, create, poll in TASK_ROUTES:
+        app.router.add_post(path, create)
+        app.router.add_get(path, poll)
     for method, path, handler in ROUTES:
         app.router.add_route(method, "/v1" + path, handler)
         app.router.add_route(method, path, handler)

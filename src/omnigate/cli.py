@@ -1,4 +1,4 @@
-"""The `omnigate` command: serve | keys | accounts | models | db."""
+"""The `omnigate` command: serve | worker | keys | accounts | tasks | models | db."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from omnigate.http.scopes import SCOPES
 from omnigate.settings import ConfigError, Settings, load_settings
 from omnigate.store.db import Database, StoreError
 from omnigate.store.rows import BUDGET_PERIODS, NO_LIMITS, Limits
+from omnigate.store.tasks import charge_entry_id, refund_entry_id
 
 CLI_ORIGIN = "cli"
 DEFAULT_ACCOUNT = "default"
@@ -125,6 +126,23 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("--type", help="only this type (chat-completion, image, embedding, ...)")
     listing.set_defaults(run=_models_list)
 
+    worker = commands.add_parser(
+        "worker", parents=[common], help="run asynchronous generations (tasks) without serving HTTP"
+    )
+    worker.set_defaults(run=_worker)
+
+    tasks = commands.add_parser("tasks", help="asynchronous generations").add_subparsers(
+        title="tasks commands"
+    )
+    tasks_list = tasks.add_parser("list", parents=[common], help="list recent tasks")
+    tasks_list.add_argument("--account", help="only this account's")
+    tasks_list.add_argument("--status", choices=("queued", "generating", "completed", "error"))
+    tasks_list.add_argument("--limit", type=int, default=50)
+    tasks_list.set_defaults(run=_tasks_list)
+    tasks_show = tasks.add_parser("show", parents=[common], help="one task in full, with its ledger rows")
+    tasks_show.add_argument("id")
+    tasks_show.set_defaults(run=_tasks_show)
+
     db = commands.add_parser("db", help="database").add_subparsers(title="db commands")
     db.add_parser("upgrade", parents=[common], help="create or migrate the schema").set_defaults(
         run=_db_upgrade
@@ -200,6 +218,31 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    """The task runner alone: for machines that run tasks beside (or instead of) the servers,
+    which then set [tasks] run = false. It stops on SIGTERM or Ctrl-C, handing its tasks back."""
+    from omnigate.gateway import Gateway
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _with_db(settings, lambda db: None)
+
+    async def run() -> None:
+        gateway = Gateway.build(settings)
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stopping.set)
+        await gateway.start(run_tasks=True)
+        print("Omnigate task worker running", flush=True)
+        try:
+            await stopping.wait()
+        finally:
+            await gateway.stop()
+
+    asyncio.run(run())
+    return 0
+
+
 def _supervise(settings: Settings, args: argparse.Namespace) -> int:
     """Run N worker processes on one listening socket; stop them all when one exits or on a signal.
 
@@ -232,6 +275,60 @@ def _supervise(settings: Settings, args: argparse.Namespace) -> int:
     # A worker still starting when the stop came dies of the SIGTERM itself: a clean stop too.
     codes = [0 if worker.wait() == -signal.SIGTERM else worker.returncode for worker in workers]
     return max(codes, key=abs)
+
+
+# -- tasks ---------------------------------------------------------------------------------
+def _tasks_list(settings: Settings, args: argparse.Namespace) -> int:
+    def run(db: Database) -> None:
+        account_id = db.account(args.account).id if args.account else None
+        rows = db.list_tasks(account_id=account_id, status=args.status, limit=args.limit)
+        print(f"{'created':<20} {'status':<11} {'charged':>10} {'refunded':>10}  id")
+        for t in rows:
+            refunded = "" if t.refunded is None else str(t.refunded)
+            charged = "" if t.charged is None else str(t.charged)
+            print(f"{t.created_at:%Y-%m-%d %H:%M:%S} {t.status:<11} {charged:>10} {refunded:>10}  {t.id}")
+
+    return _with_db(settings, run)
+
+
+def _tasks_show(settings: Settings, args: argparse.Namespace) -> int:
+    def run(db: Database) -> int:
+        task = db.task(args.id)
+        if task is None:
+            print(f"omnigate: task {args.id!r} does not exist (or was pruned)", file=sys.stderr)
+            return 1
+        shown = {
+            name: getattr(task, name)
+            for name in (
+                "id",
+                "status",
+                "family",
+                "model",
+                "account_id",
+                "key_prefix",
+                "request_id",
+                "provider",
+                "upstream_model",
+                "upstream_id",
+                "charged",
+                "refunded",
+                "polls",
+                "error",
+                "lease_owner",
+                "created_at",
+                "updated_at",
+                "finished_at",
+            )
+        }
+        for name, value in shown.items():
+            print(f"{name:<15} {'' if value is None else value}")
+        print(f"{'result':<15} {task.result or ''}")
+        for entry_id in (charge_entry_id(task.uuid), refund_entry_id(task.uuid)):
+            amount = db.ledger_amount(entry_id)
+            print(f"{'ledger':<15} {entry_id} {'(none)' if amount is None else amount}")
+        return 0
+
+    return _with_db(settings, run)
 
 
 def _first_start(db: Database) -> None:

@@ -28,6 +28,7 @@ from omnigate.routing.router import MEDIA_FAMILY_OF_TYPE, TASK_FAMILY_OF_TYPE, D
 from omnigate.settings import LOCAL_PROVIDER, RouteSettings, Settings, megabytes
 from omnigate.store.db import Database
 from omnigate.sync import StateSync
+from omnigate.tasks.runner import TaskRunner
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ class Gateway:
     router: Router
     fetcher: Fetcher  # URLs fetched for clients (audio to transcribe, ...)
     files: FileStore  # files the gateway serves itself (generated audio as a URL)
+    runner: TaskRunner = field(init=False)  # moves asynchronous generations (tasks/runner.py)
     _tariffs: dict[str, Tariff | None] = field(default_factory=dict)
 
     @classmethod
@@ -105,17 +107,23 @@ class Gateway:
         folder = Path(settings.storage.folder or settings.data_dir / "files")
         files = FileStore(folder, settings.storage.ttl_s)
         gateway = cls(settings, catalog, db, book, keys, sync, providers, local, router, fetcher, files)
+        gateway.runner = TaskRunner(gateway, owner=origin)
         gateway.warn_unpriced()
         return gateway
 
-    async def start(self) -> None:
+    async def start(self, *, run_tasks: bool | None = None) -> None:
+        """Start the background work; the task runner too unless `[tasks] run` (or `run_tasks`)
+        says another process runs tasks."""
         await self.fetcher.start()
         for provider in self.providers.values():
             await provider.start()
         await self.book.start()
         await self.sync.start()
+        if self.settings.tasks.run if run_tasks is None else run_tasks:
+            await self.runner.start()
 
     async def stop(self) -> None:
+        await self.runner.stop()
         await self.sync.stop()
         await self.book.close()
         for provider in self.providers.values():
@@ -123,6 +131,11 @@ class Gateway:
         await self.fetcher.close()
         self.local.close()
         self.db.close()
+
+    def backend(self, provider: str) -> Any | None:
+        """A backend by its provider name (the built-in engines' is "local"); None when the
+        config no longer has it."""
+        return self.local if provider == LOCAL_PROVIDER else self.providers.get(provider)
 
     def tariff(self, model: Model, deployments: list[Deployment]) -> Tariff | None:
         """What a request to `model` over these deployments costs per unit; None when it is free.

@@ -2,7 +2,7 @@
 
 Precedence (later wins): built-in defaults < config file < environment. The config file is the
 `--config` option, else `$OMNIGATE_CONFIG`, else none. Scalar keys of the `[server]`, `[database]`,
-`[routing]`, `[billing]`, `[redis]` and `[engines]` tables can be overridden as
+`[routing]`, `[billing]`, `[redis]`, `[engines]`, `[storage]` and `[tasks]` tables can be overridden as
 `OMNIGATE_<TABLE>_<KEY>` (for example `OMNIGATE_DATABASE_URL`, `OMNIGATE_REDIS_URL`,
 `OMNIGATE_SERVER_PORT`); `OMNIGATE_DATA_DIR` moves the data folder.
 """
@@ -52,11 +52,34 @@ def megabytes(value: float) -> int:
 
 @dataclass(slots=True)
 class StorageSettings:
-    """Where generated files the gateway serves itself live (audio it made into a URL)."""
+    """Where generated files the gateway serves itself live (audio it made into a URL, videos
+    an upstream handed over as bytes, finished tasks' artifacts when `copy_artifacts` is on)."""
 
     folder: str = ""  # empty: files/ under the data folder
     # How long a URL handed out keeps working.
     ttl_s: float = 3600.0
+    # Copy each finished task's video or audio from the upstream's URL (which may expire) into
+    # this storage, and answer the gateway's own URL.
+    copy_artifacts: bool = False
+
+
+@dataclass(slots=True)
+class TaskSettings:
+    """Asynchronous generations (video, music, speech to text) and the runner that moves them."""
+
+    # Run tasks inside `omnigate serve`; turn off where separate `omnigate worker` processes do.
+    run: bool = True
+    # Tasks one runner works on at once.
+    concurrency: int = 16
+    # Upstream polls back off from the first interval to the last (seconds).
+    poll_min_s: float = 2.0
+    poll_max_s: float = 30.0
+    # How long a runner owns a task it took; another takes it over once this runs out.
+    lease_s: float = 60.0
+    # A task still not finished after this is given up and refunded in full.
+    max_age_s: float = 86400.0
+    # How long a finished task (and its result) can be polled, as the service keeps STT results.
+    keep_s: float = 3600.0
 
 
 @dataclass(slots=True)
@@ -196,6 +219,7 @@ class Settings:
     billing: BillingSettings = field(default_factory=BillingSettings)
     engines: EngineSettings = field(default_factory=EngineSettings)
     storage: StorageSettings = field(default_factory=StorageSettings)
+    tasks: TaskSettings = field(default_factory=TaskSettings)
     local_models: list[LocalModelSettings] = field(default_factory=list)
     providers: dict[str, ProviderSettings] = field(default_factory=dict)
     routes: list[RouteSettings] = field(default_factory=list)
@@ -207,7 +231,7 @@ class Settings:
 
 
 UNPRICED_CHOICES = ("refuse", "free")
-_SCALAR_TABLES = ("server", "database", "redis", "routing", "billing", "engines", "storage")
+_SCALAR_TABLES = ("server", "database", "redis", "routing", "billing", "engines", "storage", "tasks")
 # The provider name under which the built-in engines serve; config cannot redefine it.
 LOCAL_PROVIDER = "local"
 

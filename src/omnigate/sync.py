@@ -239,6 +239,14 @@ class StateSync:
         async with self._lock:
             return await self._take_in_account(account_id)
 
+    async def credited(self, account_id: int, credits: int, entry_id: str) -> None:
+        """Credits the database took directly (a task's refund): the live balances take them once
+        (by the entry's id), and this process reads the account again (the change feed brings
+        it to the others)."""
+        if credits:
+            await self.book.credited(account_id, credits, entry_id)
+        await self.refresh_account(account_id)
+
     async def take_in_key(self, key: KeyRow) -> None:
         """A key this process created or changed: cached at once, its account and budget with it."""
         async with self._lock:

@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 # The official OpenAPI 3.0 schema, as schemathesis ships it (copied from OAI/OpenAPI-Specification).
 from schemathesis.specs.openapi.definitions import OPENAPI_30
 
-from omnigate.app import ROUTES, create_app
+from omnigate.app import ROUTES, TASK_ROUTES, create_app
 from omnigate.engines.local import find_packaged
 from omnigate.gateway import Gateway
 from omnigate.settings import load_settings
@@ -27,6 +27,7 @@ OWN_ROUTES = {
     ("GET", "/v1/models"),
     ("GET", "/openapi.json"),
     ("GET", "/files/{name}"),
+    *((method, path) for path, _, _ in TASK_ROUTES for method in ("POST", "GET")),
 }
 
 

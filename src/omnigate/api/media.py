@@ -26,17 +26,21 @@ async def begin_media(
     *,
     files: dict[str, int] | None = None,
     prepare: Callable[[dict], None] | None = None,
+    check: Callable[[Model, dict], None] | None = None,
 ) -> tuple[Call, list[Upload]]:
     """Authenticate, read the body (multipart when `files` names the file fields it may carry),
     then the pipeline's first steps. `prepare` adjusts the body before the model is resolved
-    (OpenAI's field names for the service's, say); `estimate` gets the files and the body size."""
+    (OpenAI's field names for the service's, say); `check` refuses a model the route does not
+    serve; `estimate` gets the files and the body size."""
     started = time.perf_counter()
     key = await request.app[GATEWAY].keys.authenticate(request.headers.get("Authorization"))
     body, uploads, size = await read_body(request, files or {})
     if prepare is not None:
         prepare(body)
 
-    def check(model: Model, body: dict) -> None:
+    def checks(model: Model, body: dict) -> None:
+        if check is not None:
+            check(model, body)
         if uploads or request.content_type == "multipart/form-data":
             coerce(model, body)
             describe_uploads(model, body, uploads)
@@ -45,7 +49,7 @@ async def begin_media(
         return estimate(model, body, uploads, size)
 
     call = await begin(
-        request, key, body, family=family, estimate=worst, started=started, body_size=size, check=check
+        request, key, body, family=family, estimate=worst, started=started, body_size=size, check=checks
     )
     return call, uploads
 

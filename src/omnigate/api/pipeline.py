@@ -125,23 +125,15 @@ class Call:
         return answered.result
 
     async def settle(
-        self, used: Used, *, upstream_credits: int | None = None, note: str | None = None
+        self,
+        used: Used,
+        *,
+        upstream_credits: int | None = None,
+        note: str | None = None,
+        entry_id: str | None = None,
     ) -> int:
         """Charge what the request used and record it in the ledger; returns the credits charged.
-
-        An upstream that bills in credits (the service itself, another Omnigate) is passed on at
-        its own figure times its markup, unless the operator priced the model. Should it not say
-        what it charged, the list price applies, or else what was held: never nothing.
-        """
-        backend = self.deployment.backend if self.deployment is not None else None
-        by_upstream = backend is not None and backend.markup is not None and not self.model.operator_priced
-        if by_upstream and upstream_credits is not None:
-            assert backend is not None and backend.markup is not None
-            cost = math.ceil(upstream_credits * backend.markup)
-        elif self.tariff is not None:
-            cost = self.tariff.cost(used)
-        else:
-            cost = self.reservation.amount if by_upstream else 0
+        `entry_id`: the ledger entry's id, when the caller must find it again (a task's charge)."""
         record = Usage(
             key_prefix=self.key.prefix,
             model=self.served_model,
@@ -149,8 +141,29 @@ class Call:
             prompt_tokens=used.prompt_tokens,
             completion_tokens=used.completion_tokens,
             note=note,
+            entry_id=entry_id,
         )
-        return await self.gw.book.settle(self.reservation, cost, record)
+        return await self.gw.book.settle(self.reservation, self.cost(used, upstream_credits), record)
+
+    def cost(self, used: Used, upstream_credits: int | None = None) -> int:
+        """What a request that used this costs, in credits.
+
+        An upstream that bills in credits (the service itself, another Omnigate) is passed on at
+        its own figure times its markup, unless the operator priced the model. Should it not say
+        what it charged, the list price applies, or else what was held: never nothing.
+        """
+        if self.billed_by_upstream and upstream_credits is not None:
+            markup = self.deployment.backend.markup  # type: ignore[union-attr]
+            return math.ceil(upstream_credits * markup)
+        if self.tariff is not None:
+            return self.tariff.cost(used)
+        return self.reservation.amount if self.billed_by_upstream else 0
+
+    @property
+    def billed_by_upstream(self) -> bool:
+        """The deployment that answered bills in credits, and its figure is what is charged."""
+        backend = self.deployment.backend if self.deployment is not None else None
+        return backend is not None and backend.markup is not None and not self.model.operator_priced
 
     async def release(self) -> None:
         """Give back what is still held (a no-op once settled); every handler ends with it."""

@@ -70,7 +70,7 @@ async def _openai(request: web.Request, family: Family, *, task: str) -> web.Res
 async def _begin(request: web.Request, family: Family) -> tuple[Call, list[Upload]]:
     settings = request.app[GATEWAY].settings
     limit = megabytes(settings.server.max_audio_mb)
-    estimate = _estimator(settings.billing.max_audio_seconds)
+    estimate = audio_estimate(settings.billing.max_audio_seconds)
     call, uploads = await begin_media(request, family, estimate, files={"audio": limit, "file": limit})
     # OpenAI's SDK sends the audio as `file`; the service and every adapter call it `audio`.
     uploads = [Upload("audio", u.filename, u.content_type, u.data) for u in uploads]
@@ -86,7 +86,10 @@ def _url_of(call: Call) -> dict:
     return {"url": url} if isinstance(url, str) else {}
 
 
-def _estimator(max_audio_seconds: int) -> Callable[[Model, dict, list[Upload], int], Used]:
+def audio_estimate(max_audio_seconds: int) -> Callable[[Model, dict, list[Upload], int], Used]:
+    """The worst case of a request with audio: its file's length bounded by its size, or for a
+    URL the configured bound."""
+
     def estimate(model: Model, body: dict, uploads: list[Upload], size: int) -> Used:
         if uploads:
             return Used(seconds=sum(len(u.data) for u in uploads) / _MIN_BYTES_PER_SECOND + 1)

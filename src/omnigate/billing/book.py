@@ -39,6 +39,9 @@ class Usage:
     prompt_tokens: int | None
     completion_tokens: int | None
     note: str | None = None  # what else the request used (images, seconds, ...), for the ledger
+    # The ledger entry's id when the caller must find it again (a task's charge); by default
+    # this process's origin and sequence number.
+    entry_id: str | None = None
 
     @property
     def tokens(self) -> int:
@@ -203,7 +206,7 @@ class LedgerQueue:
         seq = next(self._seq)
         # Free requests are recorded too (amount 0): the ledger doubles as the usage record.
         entry = LedgerEntry(
-            entry_id=f"{self.origin}-{seq}",
+            entry_id=usage.entry_id or f"{self.origin}-{seq}",
             account_id=reservation.account_id,
             amount=-charged,
             kind="charge",
@@ -279,6 +282,11 @@ class CreditBook(LedgerQueue):
     async def topped_up(self, row: AccountRow, credits: int) -> None:
         """A top-up this process made: the sync loop refreshes the account (the database already
         holds the credits), so there is nothing more to move here."""
+        return None
+
+    async def credited(self, account_id: int, credits: int, entry_id: str) -> None:
+        """Credits the database took directly (a task's refund): the caller reads the account
+        again, which is all this book needs."""
         return None
 
     async def view(self, account_id: int) -> BalanceView:

@@ -46,6 +46,9 @@ HEARTBEAT_TTL_S = 20
 # instead of waiting with the client.
 TIMEOUT_S = 2.0
 MAX_OPS_PER_CALL = 500
+# How long Redis remembers that a credit reached a balance: far longer than a task's refund can
+# wait for its runner to finish the move.
+CREDIT_MARKER_TTL_S = 30 * 86400
 _RETRY_S = (0.05, 0.2, 1.0, 2.0)
 
 
@@ -327,6 +330,16 @@ class RedisCreditBook(LedgerQueue):
     # -- the rest ------------------------------------------------------------------------------
     async def topped_up(self, row: AccountRow, credits: int) -> None:
         await self._redis.eval(scripts.TOP_UP, [account_key(self.prefix, row.id)], [credits])
+
+    async def credited(self, account_id: int, credits: int, entry_id: str) -> None:
+        """Credits the database took directly (a task's refund) reach the live balance once, by
+        the entry's id, however often this is called (a runner that stopped halfway, another
+        that finishes its work)."""
+        await self._redis.eval(
+            scripts.CREDIT,
+            [account_key(self.prefix, account_id), f"{self.prefix}credited:{entry_id}"],
+            [credits, CREDIT_MARKER_TTL_S],
+        )
 
     async def view(self, account_id: int) -> BalanceView:
         """The live balance, less this worker's charges that Redis does not show yet (read with

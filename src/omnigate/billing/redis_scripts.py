@@ -182,6 +182,14 @@ return applied
 # holds the top-up.
 TOP_UP = "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HINCRBY', KEYS[1], 'balance', ARGV[1]) end"
 
+# KEYS: account hash, a marker for the entry. ARGV: credits, the marker's lifetime (s). Moves the
+# live balance by credits the database took directly, once per entry whoever sends it.
+CREDIT = (
+    "if redis.call('SET', KEYS[2], 1, 'NX', 'EX', ARGV[2]) then"
+    " if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HINCRBY', KEYS[1], 'balance', ARGV[1]) end"
+    " return 1 end return 0"
+)
+
 # KEYS: account hash, the worker's applied sequence key. The live balance and the last charge of
 # the worker that reached it, read together.
 BALANCE = "return {redis.call('HGET', KEYS[1], 'balance'), redis.call('GET', KEYS[2])}"

@@ -17,6 +17,7 @@ from typing import Any, Literal
 import orjson
 from aiohttp import web
 
+from omnigate.api.tasks import VIDEO_ALIASES, VIDEO_VENDORS
 from omnigate.catalog.loader import Catalog
 from omnigate.gateway import GATEWAY
 from omnigate.http.openapi_requests import Schema, ref
@@ -41,6 +42,8 @@ MODEL_FAMILIES = {
     "TtsModel": ("tts",),
     "SttModel": ("stt",),
     "DocumentModel": ("document",),
+    "VideoModel": ("video",),
+    "MusicModel": ("audio",),
 }
 
 
@@ -231,6 +234,49 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "Text from documents", "media", "key", "Document", "OcrRequest", errors=MODEL_CALL_ERRORS
     ),
 }
+
+
+def _task_operations() -> dict[tuple[str, str], Operation]:
+    """The asynchronous generations: create with POST, poll with GET ?generation_id=."""
+    generation_id = {"name": "generation_id", "in": "query", "required": True, "schema": {"type": "string"}}
+    families = [
+        ("/v2/video/generations", "Video", "VideoRequest", "VideoTask"),
+        *(
+            (f"/v2/generate/video/{v}/generation", f"Video ({v} models)", "VideoRequest", "VideoTask")
+            for v in VIDEO_VENDORS
+        ),
+        *((path, "Video (an alias)", "VideoRequest", "VideoTask") for path in VIDEO_ALIASES),
+        ("/v2/generate/audio", "Music", "MusicRequest", "MusicTask"),
+    ]
+    operations = {}
+    for path, what, request, task in families:
+        operations[("POST", path)] = Operation(
+            f"{what}: start a generation", "tasks", "key", "TaskCreated", request, errors=MODEL_CALL_ERRORS
+        )
+        operations[("GET", path)] = Operation(
+            f"{what}: where a generation stands",
+            "tasks",
+            "key",
+            task,
+            errors=STORED_ERRORS,
+            parameters=(generation_id,),
+        )
+    operations[("POST", "/v1/stt/create")] = Operation(
+        "Speech to text: start a transcription (JSON url, or multipart audio)",
+        "tasks",
+        "key",
+        "SttCreated",
+        "SttTaskRequest",
+        status=201,
+        errors=MODEL_CALL_ERRORS,
+    )
+    operations[("GET", "/v1/stt/{generation_id}")] = Operation(
+        "Speech to text: where a transcription stands", "tasks", "key", "SttTask", errors=STORED_ERRORS
+    )
+    return operations
+
+
+OPERATIONS.update(_task_operations())
 
 _SECURITY: dict[Auth, list[dict[str, list[str]]]] = {
     "none": [],

@@ -1,4 +1,5 @@
-"""The OpenAPI schemas of the media routes: images, speech, transcription and OCR.
+"""The OpenAPI schemas of the media routes: images, speech, transcription, OCR, and the
+asynchronous generations (video, music, speech-to-text tasks).
 
 Only the fields every model of a family shares are described; each model's own rules (from the
 catalogue) add and narrow the rest, and a request they refuse gets a 400 naming the field.
@@ -87,6 +88,14 @@ VISION_REQUEST = obj(
     ("image", "features"),
 )
 
+# Asynchronous generations (api/tasks.py): a model and its own fields, which its rules check.
+VIDEO_REQUEST = obj({"model": ref("VideoModel"), "prompt": {"type": "string", "maxLength": 4000}}, ("model",))
+MUSIC_REQUEST = obj({"model": ref("MusicModel"), "prompt": {"type": "string", "maxLength": 4000}}, ("model",))
+STT_TASK_REQUEST = obj({"model": ref("SttModel"), "url": _URL}, ("model",))
+_STATUS = enum("queued", "generating", "completed", "error")
+_TASK_ERROR: Schema = {**obj({"name": {"type": "string"}, "message": {"type": "string"}}), "nullable": True}
+_FILE: Schema = {**obj({"url": {"type": "string"}}), "nullable": True}
+
 _META = obj({"usage": obj({"tokens_used": {"type": "integer"}})})
 MEDIA_COMPONENTS: dict[str, Schema] = {
     "ImageRequest": IMAGE_REQUEST,
@@ -97,6 +106,34 @@ MEDIA_COMPONENTS: dict[str, Schema] = {
     "TranscriptionForm": TRANSCRIPTION_FORM,
     "OcrRequest": OCR_REQUEST,
     "VisionRequest": VISION_REQUEST,
+    "VideoRequest": VIDEO_REQUEST,
+    "MusicRequest": MUSIC_REQUEST,
+    "SttTaskRequest": STT_TASK_REQUEST,
+    "TaskCreated": obj({"id": {"type": "string"}, "status": _STATUS, "meta": _META}, ("id", "status")),
+    "VideoTask": obj(
+        {"id": {"type": "string"}, "status": _STATUS, "video": _FILE, "error": _TASK_ERROR, "meta": _META},
+        ("id", "status"),
+    ),
+    "MusicTask": obj(
+        {
+            "id": {"type": "string"},
+            "status": _STATUS,
+            "audio_file": _FILE,
+            "error": _TASK_ERROR,
+            "meta": _META,
+        },
+        ("id", "status"),
+    ),
+    "SttCreated": obj({"generation_id": {"type": "string"}}, ("generation_id",)),
+    "SttTask": obj(
+        {
+            "id": {"type": "string"},
+            "status": _STATUS,
+            "result": {"type": "object", "nullable": True},
+            "error": _TASK_ERROR,
+        },
+        ("status",),
+    ),
     "Images": obj(
         {
             "data": {"type": "array", "items": obj({"url": {"type": "string", "nullable": True}})},

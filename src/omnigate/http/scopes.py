@@ -33,6 +33,9 @@ SCOPE_OF_ENDPOINT = {
     "/v1/audio/translations": "model:speech",
     "/v1/ocr": "model:ocr",
     "/vision": "model:ocr",
+    "/v1/stt/create": "model:speech",
+    "/v2/generate/audio": "model:audio",
+    "/v2/video/generations": "model:video",
 }
 
 
@@ -41,6 +44,8 @@ def require_scope(key: KeyRow, endpoint: str) -> None:
     if not key.scopes:
         return
     needed = SCOPE_OF_ENDPOINT.get(endpoint)
+    if needed is None and endpoint.startswith("/v2/generate/video/"):
+        needed = "model:video"  # the service's older per-vendor video routes
     if needed is None or needed not in key.scopes:
         raise ApiError(
             403,

@@ -57,10 +57,13 @@ class Router:
     def plan(self, model: Model, attempts: int, media: str | None = None) -> list[Deployment]:
         """The order to try deployments in: those not cooling down, in config order, repeated
         until `attempts` (all of them when every one is cooling down: better a try than a 503).
-        `media` narrows them to backends that serve that media family (image edits, say)."""
+        `media` narrows them to backends that serve that media or task family (image edits,
+        say, or speech to text as a task)."""
         found = self.require(model)
         if media is not None:
-            found = tuple(d for d in found if media in d.backend.media_families)
+            found = tuple(
+                d for d in found if media in d.backend.media_families or media in d.backend.task_families
+            )
             if not found:
                 raise ApiError(
                     503,

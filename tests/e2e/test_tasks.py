@@ -1,0 +1,267 @@
+"""Asynchronous generations end to end: the real server, a fake of the service as the upstream
+(its task routes move queued → generating → completed, one step a poll), the task runner, and
+the money each task moves, on SQLite and on PostgreSQL + Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import textwrap
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import orjson
+import pytest
+
+from omnigate.gateway import Gateway
+from omnigate.settings import load_settings
+from omnigate.store.db import Database
+from omnigate.store.tasks import charge_entry_id, refund_entry_id
+from tests.e2e.conftest import STACKS, eventually, stack
+from tests.fakes.aimlapi_upstream import MP4, TRANSCRIPT, WAV, FakeAimlapiUpstream, tokens_used
+from tests.server import funded_account, serve
+
+MARKUP = 1.5
+STARTING = 50_000_000
+# Priced by the operator per second of video: 0.05 USD (100,000 credits) a second.
+OPERATOR_PRICED = "google/veo-3.1-t2v"
+CREDITS_PER_SECOND = 100_000
+VIDEO = "kling-video/v1/standard/text-to-video"  # billed by the upstream, times the markup
+MUSIC = "elevenlabs/eleven_music"
+STT = "#g1_whisper-large"
+
+
+@dataclass
+class Env:
+    root: str
+    key: str
+    db: Database
+    account_id: int
+    gateway: Gateway
+    service: FakeAimlapiUpstream
+
+    async def call(self, method: str, path: str, *, key: str | None = None, **kwargs) -> tuple[int, dict]:
+        headers = {"Authorization": f"Bearer {key or self.key}"}
+        async with (
+            aiohttp.ClientSession(headers=headers) as http,
+            http.request(method, self.root + path, **kwargs) as response,
+        ):
+            return response.status, orjson.loads(await response.read())
+
+    async def finished(self, poll_path: str) -> dict:
+        """Poll as a client does until the task ends."""
+        answer: dict = {}
+
+        async def ended() -> bool:
+            nonlocal answer
+            status, answer = await self.call("GET", poll_path)
+            assert status == 200, answer
+            return answer["status"] in ("completed", "error")
+
+        await eventually(ended, timeout=10.0)
+        return answer
+
+    async def settled_balance(self) -> int:
+        """The account's balance once every charge reached the ledger; the live balance (what
+        /billing/balance answers, from Redis where it runs) must say the same."""
+        await self.gateway.book.drain()
+        await self.gateway.sync.flush()
+        balance = self.db.account(self.account_id).balance
+        assert balance == self.db.ledger_sum(self.account_id)
+        status, live = await self.call("GET", "/v1/billing/balance")
+        assert status == 200 and live["balance"] == balance
+        return balance
+
+    def ledger(self, task_id: str) -> dict[str, int | None]:
+        uuid = task_id.split(":")[0]
+        return {
+            "charge": self.db.ledger_amount(charge_entry_id(uuid)),
+            "refund": self.db.ledger_amount(refund_entry_id(uuid)),
+        }
+
+
+def config_text(tmp_path: Path, service: FakeAimlapiUpstream, services, *, extra: str = "") -> str:
+    return textwrap.dedent(
+        f"""
+        data_dir = "{tmp_path / "data"}"
+        [engines]
+        builtin = false
+        [database]
+        url = "{services.database_url}"
+        [redis]
+        url = "{services.redis_url}"
+        prefix = "{services.redis_prefix}"
+        [server]
+        allow_private_urls = true
+        [billing]
+        flush_interval_s = 0.05
+        poll_interval_s = 0.1
+        [tasks]
+        poll_min_s = 0.02
+        poll_max_s = 0.05
+        [providers.svc]
+        kind = "aimlapi"
+        base_url = "{service.base_url}"
+        api_key = "svc-key"
+        markup = {MARKUP}
+        [[routes]]
+        model = "*"
+        provider = "svc"
+        [[prices]]
+        model = "{OPERATOR_PRICED}"
+        per_second = {CREDITS_PER_SECOND / 2_000_000}
+        """
+    ) + textwrap.dedent(extra)
+
+
+@pytest.fixture(params=STACKS)
+async def env(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Env]:
+    with stack(request.param) as services:
+        async with FakeAimlapiUpstream(api_key="svc-key") as service:
+            config = tmp_path / "omnigate.toml"
+            config.write_text(config_text(tmp_path, service, services))
+            settings = load_settings(config)
+            db, account, key = funded_account(settings.database_url, STARTING)
+            async with serve(settings) as (gateway, root):
+                yield Env(root, key, db, account.id, gateway, service)
+            db.close()
+
+
+async def test_a_video_task_is_charged_what_the_upstream_billed_once(env: Env) -> None:
+    body = {"model": VIDEO, "prompt": "a cat surfing", "duration": 10}
+    status, created = await env.call("POST", "/v2/video/generations", json=body)
+    assert status == 200, created
+    assert created["id"].endswith(":" + VIDEO) and created["status"] == "queued"
+    charged = math.ceil(tokens_used("/v2/video/generations", body) * MARKUP)
+    assert created["meta"]["usage"]["tokens_used"] == charged
+
+    done = await env.finished(f"/v2/video/generations?generation_id={created['id']}")
+    assert done["status"] == "completed" and done["error"] is None
+    assert done["video"]["url"] and done["meta"]["usage"]["tokens_used"] == charged
+    # More polls change nothing: the task ended once.
+    await env.call("GET", f"/v2/video/generations?generation_id={created['id']}")
+    assert env.ledger(created["id"]) == {"charge": -charged, "refund": 0}
+    assert await env.settled_balance() == STARTING - charged
+
+
+async def test_a_failed_task_is_refunded_in_full(env: Env) -> None:
+    status, created = await env.call(
+        "POST", "/v2/video/generations", json={"model": VIDEO, "prompt": "[fail] a cat"}
+    )
+    assert status == 200, created
+    done = await env.finished(f"/v2/video/generations?generation_id={created['id']}")
+    assert done["status"] == "error" and done["video"] is None
+    assert done["error"]["message"] and done["meta"]["usage"]["tokens_used"] == 0
+    charged = created["meta"]["usage"]["tokens_used"]
+    assert charged > 0 and env.ledger(created["id"]) == {"charge": -charged, "refund": charged}
+    assert await env.settled_balance() == STARTING
+
+
+async def test_an_operator_priced_task_gives_back_what_it_did_not_use(env: Env) -> None:
+    # No duration: the rules allow up to 8 s, which is held; the video runs the default 5 s.
+    status, created = await env.call(
+        "POST", "/v2/video/generations", json={"model": OPERATOR_PRICED, "prompt": "a cat"}
+    )
+    assert status == 200, created
+    assert created["meta"]["usage"]["tokens_used"] == 8 * CREDITS_PER_SECOND
+    done = await env.finished(f"/v2/video/generations?generation_id={created['id']}")
+    assert done["status"] == "completed"
+    assert done["meta"]["usage"]["tokens_used"] == 5 * CREDITS_PER_SECOND
+    assert env.ledger(created["id"]) == {"charge": -8 * CREDITS_PER_SECOND, "refund": 3 * CREDITS_PER_SECOND}
+    assert await env.settled_balance() == STARTING - 5 * CREDITS_PER_SECOND
+
+
+async def test_a_task_belongs_to_the_account_that_created_it(env: Env) -> None:
+    status, created = await env.call("POST", "/v2/generate/audio", json={"model": MUSIC, "prompt": "jazz"})
+    assert status == 200, created
+    env.db.create_account("other", low_balance_threshold=0, origin="test")
+    other_key, _ = env.db.create_key("other", admin=False, origin="test")
+    status, answer = await env.call("GET", f"/v2/generate/audio?generation_id={created['id']}", key=other_key)
+    assert status == 404 and answer["error"]["param"] == "generation_id"
+    status, _ = await env.call("GET", "/v2/generate/audio?generation_id=no-such-task")
+    assert status == 404
+    # A music task is not found on the video route either.
+    status, _ = await env.call("GET", f"/v2/video/generations?generation_id={created['id']}")
+    assert status == 404
+    done = await env.finished(f"/v2/generate/audio?generation_id={created['id']}")
+    assert done["status"] == "completed" and done["audio_file"]["url"]
+
+
+async def test_a_body_the_rules_refuse_creates_nothing(env: Env) -> None:
+    status, answer = await env.call("POST", "/v2/video/generations", json={"model": VIDEO, "duration": 10})
+    assert status == 400 and answer["error"]["param"] == "prompt"
+    status, answer = await env.call(
+        "POST", "/v2/video/generations", json={"model": VIDEO, "prompt": "x", "duration": 7}
+    )
+    assert status == 400 and answer["error"]["param"] == "duration"
+    assert env.db.list_tasks() == [] and env.service.tasks == {}
+    assert await env.settled_balance() == STARTING
+
+
+async def test_vendor_routes_take_their_vendors_models_only(env: Env) -> None:
+    body = {"model": VIDEO, "prompt": "a cat"}
+    status, created = await env.call("POST", "/v2/generate/video/kling/generation", json=body)
+    assert status == 200, created
+    status, answer = await env.call("POST", "/v2/generate/video/google/generation", json=body)
+    assert status == 400 and answer["error"]["param"] == "model"
+    done = await env.finished(f"/v2/generate/video/kling/generation?generation_id={created['id']}")
+    assert done["status"] == "completed"
+
+
+async def test_speech_to_text_tasks_by_url_and_by_upload(env: Env) -> None:
+    status, created = await env.call(
+        "POST", "/v1/stt/create", json={"model": STT, "url": "https://example.com/talk.wav"}
+    )
+    assert status == 201 and set(created) == {"generation_id"}
+    by_url = await env.finished(f"/v1/stt/{created['generation_id']}")
+
+    form = aiohttp.FormData()
+    form.add_field("model", STT)
+    form.add_field("audio", WAV, filename="talk.wav", content_type="audio/wav")
+    status, created = await env.call("POST", "/v1/stt/create", data=form)
+    assert status == 201, created
+    by_upload = await env.finished(f"/v1/stt/{created['generation_id']}")
+    for done in (by_url, by_upload):
+        assert done["status"] == "completed"
+        transcript = done["result"]["results"]["channels"][0]["alternatives"][0]["transcript"]
+        assert transcript == TRANSCRIPT
+
+    status, answer = await env.call("POST", "/v1/stt/create", json={"model": STT})
+    assert status == 400 and answer["error"]["param"] == "audio"
+
+
+async def test_artifacts_can_be_kept_by_the_gateway(tmp_path: Path) -> None:
+    with stack("sqlite") as services:
+        async with FakeAimlapiUpstream(api_key="svc-key") as service:
+            config = tmp_path / "omnigate.toml"
+            config.write_text(
+                config_text(tmp_path, service, services, extra="[storage]\ncopy_artifacts = true\n")
+            )
+            settings = load_settings(config)
+            db, account, key = funded_account(settings.database_url, STARTING)
+            async with serve(settings) as (gateway, root):
+                env = Env(root, key, db, account.id, gateway, service)
+                status, created = await env.call(
+                    "POST", "/v2/video/generations", json={"model": VIDEO, "prompt": "a cat"}
+                )
+                assert status == 200, created
+                done = await env.finished(f"/v2/video/generations?generation_id={created['id']}")
+                url = done["video"]["url"]
+                assert url.startswith(root + "/files/")
+                async with aiohttp.ClientSession() as http, http.get(url) as response:
+                    assert response.status == 200 and await response.read() == MP4
+            db.close()
+
+
+async def test_polls_wake_the_runner_but_never_settle_twice(env: Env) -> None:
+    status, created = await env.call(
+        "POST", "/v2/video/generations", json={"model": VIDEO, "prompt": "a cat"}
+    )
+    assert status == 200
+    path = f"/v2/video/generations?generation_id={created['id']}"
+    answers = await asyncio.gather(*(env.call("GET", path) for _ in range(30)))
+    assert all(status == 200 for status, _ in answers)
+    await env.finished(path)
+    assert len([e for e in env.db.ledger_entries(env.account_id) if e.kind == "refund"]) == 1
