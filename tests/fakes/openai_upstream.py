@@ -20,7 +20,8 @@ Deterministic behaviour (tests may rely on it):
   pieces the generated text is streamed in (the same number for non-streamed
   answers); ``total_tokens`` = the sum.
 
-The media endpoints (images, speech, transcriptions) are described in tests/fakes/openai_media.py.
+The media endpoints (images, speech, transcriptions) are described in tests/fakes/openai_media.py,
+the Videos API (Sora) in tests/fakes/openai_videos.py.
 
 Run by hand: ``python -m tests.fakes.openai_upstream --port 9999`` (from the repo root).
 """
@@ -264,8 +265,8 @@ class _Plan:
 
 class FakeOpenAIUpstream:
     """An aiohttp server on 127.0.0.1 that answers like OpenAI's chat-completions API, its
-    Responses API (tests/fakes/openai_responses.py) and its media endpoints
-    (tests/fakes/openai_media.py).
+    Responses API (tests/fakes/openai_responses.py), its media endpoints
+    (tests/fakes/openai_media.py) and its Videos API (tests/fakes/openai_videos.py).
 
     Knobs tests set between requests: ``fail_next`` (queue of failures, one popped per
     generation request: an int HTTP status, ``"hang"``, ``"disconnect"``, ``"midstream"``,
@@ -273,7 +274,8 @@ class FakeOpenAIUpstream:
     for Responses streams one of ``STREAM_EVENT_FAILURES``), ``chunk_delay`` and
     ``hang_seconds``. Observations: ``requests`` (with their ``paths``; a multipart request is
     recorded as its form, files as ``FormFile``), ``headers``, ``stream_cancelled``,
-    ``fidelity_errors`` and ``images`` (the PNGs served at the URLs of image answers).
+    ``fidelity_errors``, ``images`` (the PNGs served at the URLs of image answers) and ``videos``
+    (the video jobs by id).
     """
 
     def __init__(
@@ -298,6 +300,7 @@ class FakeOpenAIUpstream:
         self.stream_cancelled = asyncio.Event()
         self.fidelity_errors: list[str] = []
         self.images: dict[str, bytes] = {}  # name -> PNG, served at /v1/generated/<name>
+        self.videos: dict[str, Any] = {}  # id -> openai_videos.VideoJob
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
         self._stopping = False
@@ -311,7 +314,7 @@ class FakeOpenAIUpstream:
         if self._runner is not None:
             raise RuntimeError("FakeOpenAIUpstream already started")
         # Imported here: that module builds on this one's helpers.
-        from tests.fakes import openai_media
+        from tests.fakes import openai_media, openai_videos
 
         app = web.Application(middlewares=[self._middleware], client_max_size=_MAX_BODY)
         serve_image = functools.partial(openai_media.serve_image, self)
@@ -322,6 +325,10 @@ class FakeOpenAIUpstream:
             for path, (answer, read) in openai_media.ENDPOINTS.items():
                 app.router.add_post(prefix + path, functools.partial(self._serve, answer=answer, read=read))
             app.router.add_get(prefix + "/generated/{name}", serve_image)
+            for method, path, answer, read in openai_videos.ROUTES:
+                app.router.add_route(
+                    method, prefix + path, functools.partial(self._serve, answer=answer, read=read)
+                )
         # handler_cancellation: a client that hangs up cancels the handler, which is
         # how a disconnect during a chunk_delay sleep or a "hang" is noticed at once.
         runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=1.0)
@@ -370,6 +377,7 @@ class FakeOpenAIUpstream:
         self.fail_next.clear()
         self.fidelity_errors.clear()
         self.images.clear()
+        self.videos.clear()
         self.chunk_delay = 0.0
         self.stream_cancelled.clear()
 

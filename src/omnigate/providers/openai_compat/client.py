@@ -3,7 +3,8 @@
 One keep-alive connection pool per provider (providers/http.py). Request bodies are already in
 OpenAI's shape, so they go out as they are; answers come back as dicts for the gateway to bill and
 relay. With `responses`, the upstream also takes Responses API bodies at /responses. The media
-families (images, speech, transcriptions) go to OpenAI's media endpoints (media.py).
+families (images, speech, transcriptions) go to OpenAI's media endpoints (media.py), video tasks to
+its Videos API (videos.py).
 """
 
 from __future__ import annotations
@@ -14,15 +15,17 @@ import aiohttp
 import orjson
 
 from omnigate.providers.openai_compat import errors
-from omnigate.providers.openai_compat.media import OpenAIMedia
 from omnigate.providers.openai_compat.quirks import apply_quirks
 from omnigate.providers.openai_compat.stream import SSEChunkStream, SSEResponseEventStream
+from omnigate.providers.openai_compat.videos import OpenAIVideos
 
 
-class OpenAICompatProvider(OpenAIMedia):
+class OpenAICompatProvider(OpenAIVideos):
     embeds = True
     # "translate": /v1/audio/translations routes only to backends that can translate speech.
     media_families = frozenset({"image", "image-edit", "tts", "stt", "translate"})
+    # Sora, through OpenAI's Videos API (videos.py).
+    task_families = frozenset({"video"})
     failure_for_status = staticmethod(errors.failure_for_status)
 
     def __init__(
