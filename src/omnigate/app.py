@@ -19,6 +19,7 @@ from omnigate.api import (
     images,
     keys,
     messages,
+    minimax_music,
     models,
     responses,
     speech,
@@ -139,6 +140,8 @@ def create_app(gateway: Gateway) -> web.Application:
     app.router.add_get("/files/{name}", _serve_file)
     # The service has these without /v1 only.
     app.router.add_post("/vision", vision.vision)
+    app.router.add_post("/v2/generate/audio/minimax/upload", minimax_music.upload)
+    app.router.add_post("/v2/generate/audio/minimax/generate", minimax_music.generate)
     for path, create, poll in TASK_ROUTES:
         app.router.add_post(path, create)
         app.router.add_get(path, poll)

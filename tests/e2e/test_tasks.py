@@ -20,7 +20,8 @@ from omnigate.settings import load_settings
 from omnigate.store.db import Database
 from omnigate.store.tasks import charge_entry_id, refund_entry_id
 from tests.e2e.conftest import STACKS, eventually, stack
-from tests.fakes.aimlapi_upstream import MP4, TRANSCRIPT, WAV, FakeAimlapiUpstream, tokens_used
+from tests.fakes.aimlapi_upstream import MP3, MP4, TRANSCRIPT, WAV, FakeAimlapiUpstream, tokens_used
+from tests.fakes.openai_upstream import FakeOpenAIUpstream
 from tests.server import funded_account, serve
 
 MARKUP = 1.5
@@ -265,3 +266,84 @@ async def test_polls_wake_the_runner_but_never_settle_twice(env: Env) -> None:
     assert all(status == 200 for status, _ in answers)
     await env.finished(path)
     assert len([e for e in env.db.ledger_entries(env.account_id) if e.kind == "refund"]) == 1
+
+
+async def test_minimax_music_01_uploads_a_reference_free_then_makes_a_song(env: Env) -> None:
+    form = aiohttp.FormData()
+    form.add_field("purpose", "song")
+    form.add_field("file", MP3, filename="reference.mp3", content_type="audio/mpeg")
+    status, uploaded = await env.call("POST", "/v2/generate/audio/minimax/upload", data=form)
+    assert status == 200, uploaded
+    assert uploaded["voice_id"] and uploaded["instrumental_id"]
+    assert uploaded["meta"]["usage"]["tokens_used"] == 0
+    assert await env.settled_balance() == STARTING
+
+    form = aiohttp.FormData()
+    form.add_field("purpose", "chorus")
+    form.add_field("file", MP3, filename="reference.mp3", content_type="audio/mpeg")
+    status, answer = await env.call("POST", "/v2/generate/audio/minimax/upload", data=form)
+    assert status == 400 and answer["error"]["param"] == "purpose"
+
+    body = {"model": "music-01", "refer_voice": uploaded["voice_id"], "lyrics": "[Verse] la la"}
+    status, song = await env.call("POST", "/v2/generate/audio/minimax/generate", json=body)
+    assert status == 200, song
+    assert bytes.fromhex(song["data"]["audio"]) == MP3
+    charged = math.ceil(tokens_used("/v2/generate/audio/minimax/generate", body) * MARKUP)
+    assert song["meta"]["usage"]["tokens_used"] == charged
+    status, answer = await env.call(
+        "POST", "/v2/generate/audio/minimax/generate", json={"model": MUSIC, "lyrics": "la"}
+    )
+    assert status == 400 and answer["error"]["param"] == "model"
+    assert await env.settled_balance() == STARTING - charged
+
+
+async def test_sora_runs_on_openais_videos_api_and_its_bytes_are_served_here(tmp_path: Path) -> None:
+    """An upstream that hands over the video's bytes (OpenAI's content route): the gateway keeps
+    them and answers its own URL; the operator's per-second price is charged for the real length."""
+    async with FakeOpenAIUpstream() as openai_fake:
+        config = tmp_path / "omnigate.toml"
+        config.write_text(
+            textwrap.dedent(
+                f"""
+                data_dir = "{tmp_path / "data"}"
+                [engines]
+                builtin = false
+                [billing]
+                flush_interval_s = 0.05
+                [tasks]
+                poll_min_s = 0.02
+                poll_max_s = 0.05
+                [providers.openai]
+                kind = "openai"
+                base_url = "{openai_fake.base_url}"
+                api_key = "sk-fake"
+                [[routes]]
+                model = "sora-2-t2v"
+                provider = "openai"
+                upstream_model = "sora-2"
+                [[prices]]
+                model = "sora-2-t2v"
+                per_second = {CREDITS_PER_SECOND / 2_000_000}
+                """
+            )
+        )
+        settings = load_settings(config)
+        db, account, key = funded_account(settings.database_url, STARTING)
+        async with serve(settings) as (gateway, root):
+            env = Env(root, key, db, account.id, gateway, FakeAimlapiUpstream())
+            body = {"model": "sora-2-t2v", "prompt": "a cat surfing", "duration": 8}
+            status, created = await env.call("POST", "/v2/video/generations", json=body)
+            assert status == 200, created
+            assert created["meta"]["usage"]["tokens_used"] == 8 * CREDITS_PER_SECOND
+            done = await env.finished(f"/v2/video/generations?generation_id={created['id']}")
+            assert done["status"] == "completed", done
+            url = done["video"]["url"]
+            assert url.startswith(root + "/files/") and done["video"]["duration"] == 8
+            async with aiohttp.ClientSession() as http, http.get(url) as response:
+                assert response.status == 200 and response.content_type == "video/mp4"
+                assert (await response.read()).startswith(b"\x00\x00\x00")
+            [video] = openai_fake.videos.values()
+            assert (video.model, video.seconds, video.size) == ("sora-2", "8", "1280x720")
+            assert env.ledger(created["id"]) == {"charge": -8 * CREDITS_PER_SECOND, "refund": 0}
+            assert await env.settled_balance() == STARTING - 8 * CREDITS_PER_SECOND
+        db.close()

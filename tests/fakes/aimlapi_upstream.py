@@ -421,7 +421,7 @@ def tokens_used(path: str, body: dict[str, Any]) -> int:
         return CREDITS_PER_AUDIO_SECOND * AUDIO_SECONDS
     if route == "/v2/video/generations":
         return CREDITS_PER_VIDEO_SECOND * _video_seconds(body)
-    if route == "/v2/generate/audio":
+    if route in ("/v2/generate/audio", "/v2/generate/audio/minimax/generate"):
         return CREDITS_PER_TRACK
     if route == "/ocr":
         return CREDITS_PER_PAGE * _ocr_pages(body)
@@ -532,6 +532,8 @@ class _Route:
     required_files: tuple[str, ...] = ()
     # Where it is mounted: `/v1` routes answer without it too; /vision and /v2 only as they are.
     prefixes: tuple[str, ...] = ("/v1", "")
+    # The model's rules describe this route's body (not so MiniMax's upload: its answer checks).
+    rules: bool = True
 
 
 class FakeAimlapiUpstream:
@@ -718,7 +720,8 @@ class FakeAimlapiUpstream:
         if multipart:
             body = _typed_form(model, body, files)
         try:
-            self._rules(request, route, model)(body)
+            if route.rules:
+                self._rules(request, route, model)(body)
         except RuleViolation as exc:
             self._refuse(request, exc.param, exc.detail, exc.message)
         if route.path in ("/stt", "/stt/create") and "url" not in body and not files:
@@ -1118,6 +1121,42 @@ async def _create_music(
     return await _json(request, answer)
 
 
+async def _minimax_upload(
+    fake: FakeAimlapiUpstream, request: web.Request, model: Model | None, body: dict[str, Any]
+) -> web.StreamResponse:
+    """MiniMax music-01's reference upload: an id for the voice, the instrumental or both."""
+    purpose = body.get("purpose")
+    if purpose not in ("song", "voice", "instrumental"):
+        fake._refuse(request, "purpose", "Expected 'song' | 'voice' | 'instrumental'")
+    answer: dict[str, Any] = {"base_resp": {"status_code": 0, "status_msg": "success"}}
+    if purpose in ("song", "voice"):
+        answer["voice_id"] = f"vocal-{uuid.uuid4().hex[:12]}"
+    if purpose in ("song", "instrumental"):
+        answer["instrumental_id"] = f"instrumental-{uuid.uuid4().hex[:12]}"
+    return await _json(request, answer)
+
+
+async def _minimax_generate(
+    fake: FakeAimlapiUpstream, request: web.Request, model: Model | None, body: dict[str, Any]
+) -> web.StreamResponse:
+    """MiniMax music-01, synchronously: the song as hex-encoded MP3 in the answer."""
+    if not isinstance(body.get("lyrics"), str) or not body["lyrics"]:
+        fake._refuse(request, "lyrics", "Required")
+    answer = {
+        "data": {"status": 2, "audio": MP3.hex()},
+        "extra_info": {
+            "audio_length": 26_000,
+            "audio_size": len(MP3),
+            "audio_bitrate": 128000,
+            "audio_sample_rate": 44100,
+        },
+        "trace_id": uuid.uuid4().hex,
+        "base_resp": {"status_code": 0, "status_msg": "success"},
+        "meta": _meta(request.path, body),
+    }
+    return await _json(request, answer)
+
+
 async def _create_stt(
     fake: FakeAimlapiUpstream, request: web.Request, model: Model | None, body: dict[str, Any]
 ) -> web.StreamResponse:
@@ -1190,6 +1229,17 @@ _ROUTES: Final = (
     _Route("/v2/video/generations", frozenset({"video"}), _create_video, prefixes=("",)),
     _Route("/v2/generate/audio", frozenset({"audio"}), _create_music, prefixes=("",)),
     _Route("/stt/create", frozenset({"stt"}), _create_stt, files=("audio",)),
+    _Route(
+        "/v2/generate/audio/minimax/upload",
+        frozenset({"audio"}),
+        _minimax_upload,
+        json=False,
+        files=("file",),
+        required_files=("file",),
+        prefixes=("",),
+        rules=False,
+    ),
+    _Route("/v2/generate/audio/minimax/generate", frozenset({"audio"}), _minimax_generate, prefixes=("",)),
 )
 
 

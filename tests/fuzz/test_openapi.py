@@ -27,6 +27,8 @@ OWN_ROUTES = {
     ("GET", "/v1/models"),
     ("GET", "/openapi.json"),
     ("GET", "/files/{name}"),
+    ("POST", "/v2/generate/audio/minimax/upload"),
+    ("POST", "/v2/generate/audio/minimax/generate"),
     *((method, path) for path, _, _ in TASK_ROUTES for method in ("POST", "GET")),
 }
 

@@ -10,6 +10,7 @@ from typing import cast
 import orjson
 from aiohttp import web
 
+from omnigate.api.common import validate
 from omnigate.api.forms import coerce, read_body
 from omnigate.api.pipeline import Call, Family, begin
 from omnigate.billing.pricing import Used
@@ -27,11 +28,13 @@ async def begin_media(
     files: dict[str, int] | None = None,
     prepare: Callable[[dict], None] | None = None,
     check: Callable[[Model, dict], None] | None = None,
+    validate_with: Callable[[Model, dict], None] = validate,
 ) -> tuple[Call, list[Upload]]:
     """Authenticate, read the body (multipart when `files` names the file fields it may carry),
     then the pipeline's first steps. `prepare` adjusts the body before the model is resolved
     (OpenAI's field names for the service's, say); `check` refuses a model the route does not
-    serve; `estimate` gets the files and the body size."""
+    serve; `validate_with` replaces the model's rules (a route whose body they do not describe);
+    `estimate` gets the files and the body size."""
     started = time.perf_counter()
     key = await request.app[GATEWAY].keys.authenticate(request.headers.get("Authorization"))
     body, uploads, size = await read_body(request, files or {})
@@ -49,7 +52,15 @@ async def begin_media(
         return estimate(model, body, uploads, size)
 
     call = await begin(
-        request, key, body, family=family, estimate=worst, started=started, body_size=size, check=checks
+        request,
+        key,
+        body,
+        family=family,
+        estimate=worst,
+        started=started,
+        body_size=size,
+        check=checks,
+        validate_with=validate_with,
     )
     return call, uploads
 

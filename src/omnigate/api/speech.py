@@ -16,6 +16,7 @@ from omnigate.api.pipeline import Call, Family
 from omnigate.billing.pricing import Used
 from omnigate.catalog.loader import Model
 from omnigate.errors import ApiError
+from omnigate.http.files import absolute
 from omnigate.providers.media import MediaResult, Upload
 
 TTS = Family("/v1/tts", ("tts",), media="tts")
@@ -75,9 +76,8 @@ async def _audio(call: Call, result: MediaResult, charged: int) -> web.Response:
 async def _url(call: Call, result: MediaResult) -> str:
     if result.audio is None:
         return _upstream_url(result)
-    name = await call.gw.files.put(result.audio, result.content_type or "application/octet-stream")
-    base = call.gw.settings.server.public_url.rstrip("/") or str(call.request.url.origin())
-    return f"{base}/files/{name}"
+    url = await call.gw.files.put(result.audio, result.content_type or "application/octet-stream")
+    return absolute(url, call.gw.settings.server.public_url or str(call.request.url.origin()))
 
 
 def _upstream_url(result: MediaResult) -> str:

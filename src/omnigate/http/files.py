@@ -43,10 +43,11 @@ class FileStore:
         self.ttl_s = ttl_s
 
     async def put(self, data: bytes, content_type: str) -> str:
-        """Store the bytes; returns the file's name (its URL is /files/<name>)."""
+        """Store the bytes; returns their URL, relative to the gateway (/files/<name>): answers
+        make it absolute (`absolute`). An S3 store (http/s3.py) returns absolute URLs."""
         name = secrets.token_urlsafe(24) + extension_for(content_type)
         await asyncio.to_thread(self._write, name, data)
-        return name
+        return "/files/" + name
 
     def _write(self, name: str, data: bytes) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -82,3 +83,9 @@ class FileStore:
         return web.FileResponse(
             path, headers={"Content-Type": content_type, "Cache-Control": "private, max-age=3600"}
         )
+
+
+def absolute(url: str, origin: str) -> str:
+    """A stored file's URL as clients use it: the gateway's own, on `origin` (its public URL, or
+    the one the client came to)."""
+    return origin.rstrip("/") + url if url.startswith("/") else url

@@ -261,6 +261,23 @@ def _task_operations() -> dict[tuple[str, str], Operation]:
             errors=STORED_ERRORS,
             parameters=(generation_id,),
         )
+    operations[("POST", "/v2/generate/audio/minimax/upload")] = Operation(
+        "MiniMax music-01: upload a reference track",
+        "tasks",
+        "key",
+        "MinimaxUpload",
+        "MinimaxUploadForm",
+        errors=MODEL_CALL_ERRORS,
+        form=True,
+    )
+    operations[("POST", "/v2/generate/audio/minimax/generate")] = Operation(
+        "MiniMax music-01: make a song (synchronous)",
+        "tasks",
+        "key",
+        "MinimaxSong",
+        "MinimaxSongRequest",
+        errors=MODEL_CALL_ERRORS,
+    )
     operations[("POST", "/v1/stt/create")] = Operation(
         "Speech to text: start a transcription (JSON url, or multipart audio)",
         "tasks",

@@ -124,6 +124,29 @@ MEDIA_COMPONENTS: dict[str, Schema] = {
         },
         ("id", "status"),
     ),
+    "MinimaxUploadForm": obj(
+        {"model": enum("music-01"), "file": _BINARY, "purpose": enum("song", "voice", "instrumental")},
+        ("file", "purpose"),
+    ),
+    "MinimaxUpload": obj(
+        {
+            "voice_id": {"type": "string"},
+            "instrumental_id": {"type": "string"},
+            "base_resp": {"type": "object"},
+        }
+    ),
+    "MinimaxSongRequest": obj(
+        {
+            "model": enum("music-01"),
+            "refer_voice": {"type": "string"},
+            "refer_instrumental": {"type": "string"},
+            "lyrics": {"type": "string", "minLength": 1, "maxLength": 3000},
+        },
+        ("model", "lyrics"),
+    ),
+    "MinimaxSong": obj(
+        {"data": obj({"audio": {"type": "string"}}), "extra_info": {"type": "object"}, "meta": _META}
+    ),
     "SttCreated": obj({"generation_id": {"type": "string"}}, ("generation_id",)),
     "SttTask": obj(
         {

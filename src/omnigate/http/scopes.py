@@ -35,6 +35,8 @@ SCOPE_OF_ENDPOINT = {
     "/vision": "model:ocr",
     "/v1/stt/create": "model:speech",
     "/v2/generate/audio": "model:audio",
+    "/v2/generate/audio/minimax/upload": "model:audio",
+    "/v2/generate/audio/minimax/generate": "model:audio",
     "/v2/video/generations": "model:video",
 }
 

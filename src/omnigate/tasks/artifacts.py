@@ -2,8 +2,8 @@
 
 Bytes an upstream hands over instead of a URL (OpenAI's video content) are always stored by the
 gateway. With `[storage] copy_artifacts`, files behind an upstream's URL are copied too, because
-upstream CDN links expire. A stored file's URL is kept as `/files/<name>`; answers make it
-absolute (`absolute_urls`) with `[server] public_url`, or the origin the client came to.
+upstream CDN links expire. A file the gateway serves itself is kept as `/files/<name>`; answers
+make it absolute (`absolute_urls`) with `[server] public_url`, or the origin the client came to.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from omnigate.errors import ApiError
+from omnigate.http.files import absolute
 from omnigate.providers.tasks import Polled
 
 if TYPE_CHECKING:
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 # Where each family's result keeps its file, as the service answers it.
 SLOT = {"video": "video", "music": "audio_file"}
-LOCAL_PREFIX = "/files/"
 
 
 async def keep_artifacts(gw: Gateway, family: str, polled: Polled) -> dict:
@@ -33,7 +33,7 @@ async def keep_artifacts(gw: Gateway, family: str, polled: Polled) -> dict:
     item = dict(item or {})
     if polled.content is not None:
         content_type = polled.content_type or "application/octet-stream"
-        item["url"] = LOCAL_PREFIX + await gw.files.put(polled.content, content_type)
+        item["url"] = await gw.files.put(polled.content, content_type)
         item.setdefault("content_type", content_type)
         item.setdefault("file_size", len(polled.content))
     elif gw.settings.storage.copy_artifacts and isinstance(item.get("url"), str):
@@ -44,7 +44,7 @@ async def keep_artifacts(gw: Gateway, family: str, polled: Polled) -> dict:
                 "the %s at %s was not copied (%s); its URL is answered as it is", slot, item["url"], exc
             )
             return result
-        item["url"] = LOCAL_PREFIX + await gw.files.put(upload.data, upload.content_type)
+        item["url"] = await gw.files.put(upload.data, upload.content_type)
     else:
         return result
     result[slot] = item
@@ -55,6 +55,6 @@ def absolute_urls(result: dict, family: str, origin: str) -> dict:
     """The result with the gateway's own file URLs made absolute for the client."""
     slot = SLOT.get(family)
     item = result.get(slot) if slot else None
-    if isinstance(item, dict) and isinstance(item.get("url"), str) and item["url"].startswith(LOCAL_PREFIX):
-        return {**result, slot: {**item, "url": origin.rstrip("/") + item["url"]}}
+    if isinstance(item, dict) and isinstance(item.get("url"), str):
+        return {**result, slot: {**item, "url": absolute(item["url"], origin)}}
     return result

@@ -38,6 +38,9 @@ PATHS = {
     "stt": "/v1/stt",
     "ocr": "/v1/ocr",
     "vision": "/vision",
+    # MiniMax music-01: a reference upload, then a synchronous song (api/minimax_music.py).
+    "music-upload": "/v2/generate/audio/minimax/upload",
+    "music-generate": "/v2/generate/audio/minimax/generate",
 }
 
 # The service's create route for each task family; video and music are polled on the same path
@@ -214,4 +217,9 @@ def used_by(job: MediaJob, body: dict | None) -> Used:
         return Used(seconds=audio_seconds(body or {}))
     if job.family == "ocr":
         return Used(pages=document_pages(body or {}))
+    if job.family == "music-generate":  # MiniMax says the song's length in milliseconds
+        length = ((body or {}).get("extra_info") or {}).get("audio_length")
+        return Used(seconds=length / 1000 if isinstance(length, int | float) else 0.0)
+    if job.family == "music-upload":
+        return Used(requests=0)  # a reference for later songs, not a generation
     return Used()
