@@ -9,6 +9,7 @@ import openai
 import pytest
 
 from omnigate.catalog.loader import Catalog
+from omnigate.providers.fal.apps import TASK_APPS
 from omnigate.providers.openai_compat.quirks import apply_quirks
 from omnigate.providers.presets import presets, upstream_name
 from omnigate.settings import PROVIDER_KINDS, ConfigError, load_settings
@@ -119,3 +120,7 @@ async def test_a_preset_provider_serves_its_developers_models(tmp_path: Path, mo
     finally:
         db.close()
         await upstream.stop()
+
+
+def test_the_fal_preset_routes_every_task_model_fal_hosts() -> None:
+    assert sorted(presets()["fal"]["include"]) == sorted(TASK_APPS)

@@ -1,4 +1,4 @@
-"""Fixtures: a fake fal.ai upstream and the adapter pointed at it."""
+"""Fixtures: a fake fal.ai upstream (its synchronous API and its queue) and the adapter pointed at it."""
 
 from __future__ import annotations
 
@@ -20,7 +20,14 @@ async def fake() -> AsyncIterator[FakeFal]:
 
 @pytest.fixture
 async def provider(fake: FakeFal) -> AsyncIterator[FalProvider]:
-    backend = FalProvider("fal", fake.base_url, api_key=KEY, connect_timeout_s=2.0, read_timeout_s=2.0)
+    backend = FalProvider(
+        "fal",
+        fake.base_url,
+        api_key=KEY,
+        queue_url=fake.queue_url,
+        connect_timeout_s=2.0,
+        read_timeout_s=2.0,
+    )
     await backend.start()
     yield backend
     await backend.close()
