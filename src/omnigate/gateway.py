@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
 import uuid
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -30,6 +31,9 @@ from omnigate.store.db import Database
 from omnigate.sync import StateSync
 from omnigate.tasks.runner import TaskRunner
 
+if TYPE_CHECKING:
+    from omnigate.http.s3 import S3Store
+
 log = logging.getLogger(__name__)
 
 
@@ -45,7 +49,7 @@ class Gateway:
     local: LocalBackend
     router: Router
     fetcher: Fetcher  # URLs fetched for clients (audio to transcribe, ...)
-    files: FileStore  # files the gateway serves itself (generated audio as a URL)
+    files: FileStore | S3Store  # files the gateway keeps (generated audio, videos) for clients
     runner: TaskRunner = field(init=False)  # moves asynchronous generations (tasks/runner.py)
     _tariffs: dict[str, Tariff | None] = field(default_factory=dict)
 
@@ -104,8 +108,7 @@ class Gateway:
             max_bytes=megabytes(server.max_fetch_mb),
             timeout_s=server.fetch_timeout_s,
         )
-        folder = Path(settings.storage.folder or settings.data_dir / "files")
-        files = FileStore(folder, settings.storage.ttl_s)
+        files = file_store(settings)
         gateway = cls(settings, catalog, db, book, keys, sync, providers, local, router, fetcher, files)
         gateway.runner = TaskRunner(gateway, owner=origin)
         gateway.warn_unpriced()
@@ -168,6 +171,28 @@ class Gateway:
                 action,
                 shown,
             )
+
+
+def file_store(settings: Settings) -> FileStore | S3Store:
+    """Where the files the gateway keeps for clients go: a local folder, or an S3 bucket."""
+    storage = settings.storage
+    if not storage.s3_bucket:
+        return FileStore(Path(storage.folder or settings.data_dir / "files"), storage.ttl_s)
+    from omnigate.http.s3 import S3Store  # boto3 loads only where a bucket is configured
+
+    return S3Store(
+        storage.s3_bucket,
+        prefix=storage.s3_prefix,
+        ttl_s=storage.ttl_s,
+        endpoint_url=storage.s3_endpoint_url,
+        region=storage.s3_region,
+        access_key_id=os.environ.get(storage.s3_access_key_id_env, "")
+        if storage.s3_access_key_id_env
+        else "",
+        secret_access_key=(
+            os.environ.get(storage.s3_secret_access_key_env, "") if storage.s3_secret_access_key_env else ""
+        ),
+    )
 
 
 def _bills_operator(deployment: Deployment) -> bool:

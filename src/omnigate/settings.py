@@ -61,6 +61,15 @@ class StorageSettings:
     # Copy each finished task's video or audio from the upstream's URL (which may expire) into
     # this storage, and answer the gateway's own URL.
     copy_artifacts: bool = False
+    # An S3-compatible bucket (AWS S3, MinIO, Ceph, R2) instead of the folder: files are answered
+    # as presigned URLs that work for ttl_s (at most 7 days) from every replica.
+    s3_bucket: str = ""
+    s3_prefix: str = ""  # before each object's name; a bucket lifecycle rule on it deletes old files
+    s3_endpoint_url: str = ""  # empty: AWS; else the server (http://minio:9000, ...)
+    s3_region: str = ""  # empty: boto3's lookup (AWS_REGION, ~/.aws/config)
+    # Environment variables holding the keys; empty: boto3's chain (AWS_ACCESS_KEY_ID, roles, ...).
+    s3_access_key_id_env: str = ""
+    s3_secret_access_key_env: str = ""
 
 
 @dataclass(slots=True)
@@ -259,12 +268,39 @@ def load_settings(config_path: str | Path | None = None) -> Settings:
             f"[billing] unpriced must be one of {', '.join(UNPRICED_CHOICES)}, "
             f"got {settings.billing.unpriced!r}"
         )
+    _check_storage(settings.storage)
+    _check_tasks(settings.tasks)
     settings.providers = _providers(raw.get("providers", {}))
     settings.local_models = [_local_model(i, m) for i, m in enumerate(raw.get("local_models", []))]
     known = {*settings.providers, LOCAL_PROVIDER}
     settings.routes = [_route(i, r, known) for i, r in enumerate(raw.get("routes", []))]
     settings.prices = [_price(i, p) for i, p in enumerate(raw.get("prices", []))]
     return settings
+
+
+def _check_storage(storage: StorageSettings) -> None:
+    if not storage.s3_bucket:
+        return
+    if not 1 <= storage.ttl_s <= 604_800:
+        raise ConfigError(
+            "[storage] ttl_s must be 1 to 604800 seconds with s3_bucket (presigned URLs last 7 days)"
+        )
+    names = (storage.s3_access_key_id_env, storage.s3_secret_access_key_env)
+    if any(names) and not all(names):
+        raise ConfigError("[storage] s3_access_key_id_env and s3_secret_access_key_env go together")
+    for name in filter(None, names):
+        if not os.environ.get(name):
+            raise ConfigError(f"[storage] names ${name}, which is not set")
+
+
+def _check_tasks(tasks: TaskSettings) -> None:
+    for name in ("poll_min_s", "poll_max_s", "lease_s", "max_age_s", "keep_s"):
+        if getattr(tasks, name) < 0:
+            raise ConfigError(f"[tasks] {name} cannot be negative")
+    if tasks.concurrency < 1:
+        raise ConfigError("[tasks] concurrency must be at least 1")
+    if tasks.lease_s < 1:
+        raise ConfigError("[tasks] lease_s must be at least 1 second")
 
 
 def _apply_table(target: Any, table: str, values: dict[str, Any]) -> None:

@@ -12,8 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
+import boto3
 import orjson
 import pytest
+from moto.server import ThreadedMotoServer
+from yarl import URL
 
 from omnigate.gateway import Gateway
 from omnigate.settings import load_settings
@@ -347,3 +350,52 @@ async def test_sora_runs_on_openais_videos_api_and_its_bytes_are_served_here(tmp
             assert env.ledger(created["id"]) == {"charge": -8 * CREDITS_PER_SECOND, "refund": 0}
             assert await env.settled_balance() == STARTING - 8 * CREDITS_PER_SECOND
         db.close()
+
+
+async def test_artifacts_can_be_kept_in_an_s3_bucket(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a bucket configured, a finished video is copied there and answered as a presigned
+    URL that works from any replica (moto's S3 server stands in for S3)."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    monkeypatch.setenv("TEST_S3_KEY", "testing")
+    monkeypatch.setenv("TEST_S3_SECRET", "testing")
+    boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    ).create_bucket(Bucket="media")
+    storage = f"""
+        [storage]
+        copy_artifacts = true
+        s3_bucket = "media"
+        s3_prefix = "tasks/"
+        s3_endpoint_url = "{endpoint}"
+        s3_region = "us-east-1"
+        s3_access_key_id_env = "TEST_S3_KEY"
+        s3_secret_access_key_env = "TEST_S3_SECRET"
+        """
+    try:
+        with stack("sqlite") as services:
+            async with FakeAimlapiUpstream(api_key="svc-key") as service:
+                config = tmp_path / "omnigate.toml"
+                config.write_text(config_text(tmp_path, service, services, extra=storage))
+                settings = load_settings(config)
+                db, account, key = funded_account(settings.database_url, STARTING)
+                async with serve(settings) as (gateway, root):
+                    env = Env(root, key, db, account.id, gateway, service)
+                    status, created = await env.call(
+                        "POST", "/v2/video/generations", json={"model": VIDEO, "prompt": "a cat"}
+                    )
+                    assert status == 200, created
+                    done = await env.finished(f"/v2/video/generations?generation_id={created['id']}")
+                url = done["video"]["url"]
+                assert url.startswith(f"{endpoint}/media/tasks/") and "X-Amz-Expires=3600" in url
+                async with aiohttp.ClientSession() as http, http.get(URL(url, encoded=True)) as response:
+                    assert response.status == 200 and await response.read() == MP4
+                db.close()
+    finally:
+        server.stop()

@@ -68,7 +68,9 @@ async def upload(request: web.Request) -> web.Response:
             raise bad_request(
                 f"{BODY_VALIDATION} purpose: Expected one of {', '.join(PURPOSES)}", param="purpose"
             )
-        result = await run_media(call, "music-upload", uploads, {"purpose": purpose})
+        # The upload takes these fields and its file only (the song's rules name other fields).
+        call.body = {"model": call.body["model"], "purpose": purpose}
+        result = await run_media(call, "music-upload", uploads)
         # An upload the upstream does not say it billed costs nothing (not what was held).
         charged = await call.settle(result.used, upstream_credits=result.upstream_credits or 0)
         return json_answer(call, with_meta(dict(result.body or {}), charged))
