@@ -399,3 +399,55 @@ async def test_artifacts_can_be_kept_in_an_s3_bucket(tmp_path: Path, monkeypatch
                 db.close()
     finally:
         server.stop()
+
+
+async def test_a_backend_without_a_task_api_runs_its_job_in_the_runner(tmp_path: Path) -> None:
+    """Speech to text through OpenAI's synchronous transcriptions: the upload is kept with the
+    task (in the database) until the runner has run the job; the hold on the file's longest
+    possible length is charged at creation, and what the audio did not last is given back."""
+    async with FakeOpenAIUpstream() as openai_fake:
+        config = tmp_path / "omnigate.toml"
+        config.write_text(
+            textwrap.dedent(
+                f"""
+                data_dir = "{tmp_path / "data"}"
+                [engines]
+                builtin = false
+                [billing]
+                flush_interval_s = 0.05
+                [tasks]
+                poll_min_s = 0.02
+                [providers.openai]
+                kind = "openai"
+                base_url = "{openai_fake.base_url}"
+                api_key = "sk-fake"
+                [[routes]]
+                model = "{STT}"
+                provider = "openai"
+                upstream_model = "whisper-1"
+                [[prices]]
+                model = "{STT}"
+                per_second = {CREDITS_PER_SECOND / 2_000_000}
+                """
+            )
+        )
+        settings = load_settings(config)
+        db, account, key = funded_account(settings.database_url, STARTING)
+        async with serve(settings) as (gateway, root):
+            env = Env(root, key, db, account.id, gateway, FakeAimlapiUpstream())
+            form = aiohttp.FormData()
+            form.add_field("model", STT)
+            form.add_field("audio", WAV, filename="talk.wav", content_type="audio/wav")
+            status, created = await env.call("POST", "/v1/stt/create", data=form)
+            assert status == 201, created
+            task_id = created["generation_id"]
+            assert db.task(task_id).upstream_id is None  # the runner runs it
+            done = await env.finished(f"/v1/stt/{task_id}")
+            assert done["status"] == "completed", done
+            assert done["result"]["results"]["channels"][0]["alternatives"][0]["transcript"]
+            assert db.task_inputs(task_id) == []  # the upload went with the job
+            # At most a second a 1,000 bytes, plus one, was charged; 0.25 s is what it cost.
+            held = math.ceil((len(WAV) / 1000 + 1) * CREDITS_PER_SECOND)
+            assert env.ledger(task_id) == {"charge": -held, "refund": held - CREDITS_PER_SECOND // 4}
+            assert await env.settled_balance() == STARTING - CREDITS_PER_SECOND // 4
+        db.close()
