@@ -78,7 +78,10 @@ class Env:
         assert status == 200 and live["balance"] == balance
         return balance
 
-    def ledger(self, task_id: str) -> dict[str, int | None]:
+    async def ledger(self, task_id: str) -> dict[str, int | None]:
+        """The task's two ledger rows, once every charge so far reached the ledger."""
+        await self.gateway.book.drain()
+        await self.gateway.sync.flush()
         uuid = task_id.split(":")[0]
         return {
             "charge": self.db.ledger_amount(charge_entry_id(uuid)),
@@ -146,7 +149,7 @@ async def test_a_video_task_is_charged_what_the_upstream_billed_once(env: Env) -
     assert done["video"]["url"] and done["meta"]["usage"]["tokens_used"] == charged
     # More polls change nothing: the task ended once.
     await env.call("GET", f"/v2/video/generations?generation_id={created['id']}")
-    assert env.ledger(created["id"]) == {"charge": -charged, "refund": 0}
+    assert await env.ledger(created["id"]) == {"charge": -charged, "refund": 0}
     assert await env.settled_balance() == STARTING - charged
 
 
@@ -159,7 +162,7 @@ async def test_a_failed_task_is_refunded_in_full(env: Env) -> None:
     assert done["status"] == "error" and done["video"] is None
     assert done["error"]["message"] and done["meta"]["usage"]["tokens_used"] == 0
     charged = created["meta"]["usage"]["tokens_used"]
-    assert charged > 0 and env.ledger(created["id"]) == {"charge": -charged, "refund": charged}
+    assert charged > 0 and await env.ledger(created["id"]) == {"charge": -charged, "refund": charged}
     assert await env.settled_balance() == STARTING
 
 
@@ -173,7 +176,7 @@ async def test_an_operator_priced_task_gives_back_what_it_did_not_use(env: Env) 
     done = await env.finished(f"/v2/video/generations?generation_id={created['id']}")
     assert done["status"] == "completed"
     assert done["meta"]["usage"]["tokens_used"] == 5 * CREDITS_PER_SECOND
-    assert env.ledger(created["id"]) == {"charge": -8 * CREDITS_PER_SECOND, "refund": 3 * CREDITS_PER_SECOND}
+    assert await env.ledger(created["id"]) == {"charge": -8 * CREDITS_PER_SECOND, "refund": 3 * CREDITS_PER_SECOND}
     assert await env.settled_balance() == STARTING - 5 * CREDITS_PER_SECOND
 
 
@@ -347,7 +350,7 @@ async def test_sora_runs_on_openais_videos_api_and_its_bytes_are_served_here(tmp
                 assert (await response.read()).startswith(b"\x00\x00\x00")
             [video] = openai_fake.videos.values()
             assert (video.model, video.seconds, video.size) == ("sora-2", "8", "1280x720")
-            assert env.ledger(created["id"]) == {"charge": -8 * CREDITS_PER_SECOND, "refund": 0}
+            assert await env.ledger(created["id"]) == {"charge": -8 * CREDITS_PER_SECOND, "refund": 0}
             assert await env.settled_balance() == STARTING - 8 * CREDITS_PER_SECOND
         db.close()
 
@@ -448,6 +451,6 @@ async def test_a_backend_without_a_task_api_runs_its_job_in_the_runner(tmp_path:
             assert db.task_inputs(task_id) == []  # the upload went with the job
             # At most a second a 1,000 bytes, plus one, was charged; 0.25 s is what it cost.
             held = math.ceil((len(WAV) / 1000 + 1) * CREDITS_PER_SECOND)
-            assert env.ledger(task_id) == {"charge": -held, "refund": held - CREDITS_PER_SECOND // 4}
+            assert await env.ledger(task_id) == {"charge": -held, "refund": held - CREDITS_PER_SECOND // 4}
             assert await env.settled_balance() == STARTING - CREDITS_PER_SECOND // 4
         db.close()

@@ -107,14 +107,28 @@ class HttpProvider:
         self, url: URL | str, body: bytes | aiohttp.FormData, headers: Mapping[str, str]
     ) -> aiohttp.ClientResponse:
         """The open upstream response once it answered 200; anything else is an UpstreamFailure."""
+        return await self.send("POST", url, body=body, headers=headers)
+
+    async def send(
+        self,
+        method: str,
+        url: URL | str,
+        *,
+        headers: Mapping[str, str],
+        body: bytes | aiohttp.FormData | None = None,
+        params: Mapping[str, str] | None = None,
+        ok: tuple[int, ...] = (200,),
+    ) -> aiohttp.ClientResponse:
+        """The open upstream response once it answered one of the `ok` statuses; anything else
+        (a refusal, a timeout, a lost connection) is an UpstreamFailure saying which."""
         assert self._session is not None, "provider used before start()"
         try:
-            response = await self._session.post(url, data=body, headers=headers)
+            response = await self._session.request(method, url, data=body, headers=headers, params=params)
         except TimeoutError as exc:
             raise timeout(self.name) from exc
         except aiohttp.ClientError as exc:
             raise unreachable(self.name, exc) from exc
-        if response.status == 200:
+        if response.status in ok:
             return response
         try:
             raw = await response.read()

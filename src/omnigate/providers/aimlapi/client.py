@@ -148,27 +148,10 @@ class AimlapiProvider(OpenAICompatProvider):
         headers: dict[str, str] | None = None,
         params: dict[str, str] | None = None,
     ) -> dict:
-        """A task route's JSON answer. Unlike `post`, it takes GET and a 201 (the STT create's
-        status); failures are raised as `post` raises them."""
-        assert self._session is not None, "provider used before start()"
-        try:
-            response = await self._session.request(
-                method, url, data=data, headers=headers or self._headers, params=params
-            )
-        except TimeoutError as exc:
-            raise errors.timeout(self.name) from exc
-        except aiohttp.ClientError as exc:
-            raise errors.unreachable(self.name, exc) from exc
-        if response.status not in (200, 201):
-            try:
-                raw = await response.read()
-            except (aiohttp.ClientError, TimeoutError):
-                raw = b""  # the status alone still says what went wrong
-            finally:
-                response.release()
-            raise self.failure_for_status(
-                self.name, response.status, raw, response.headers.get("Retry-After")
-            )
+        """A task route's JSON answer (the STT create answers 201)."""
+        response = await self.send(
+            method, url, body=data, headers=headers or self._headers, params=params, ok=(200, 201)
+        )
         answer = await self.read_json(response)
         if not isinstance(answer, dict):
             raise errors.invalid(self.name, "returned a body that is not a JSON object")

@@ -209,27 +209,11 @@ class OpenAIVideos(OpenAIMedia):
         return scrub(message)
 
     async def _get(self, path: str, accept: str) -> aiohttp.ClientResponse:
-        """The open upstream response to a GET once it answered 200; anything else fails as
-        `post`'s answers do (HttpProvider.post)."""
-        assert self._session is not None, "provider used before start()"
+        """The open upstream response to a GET once it answered 200 (HttpProvider.send)."""
         # A GET has no body: no Content-Type.
         headers = {k: v for k, v in self._headers.items() if k.lower() != "content-type"}
         headers["Accept"] = accept
-        try:
-            response = await self._session.get(self.base_url + path, headers=headers)
-        except TimeoutError as exc:
-            raise errors.timeout(self.name) from exc
-        except aiohttp.ClientError as exc:
-            raise errors.unreachable(self.name, exc) from exc
-        if response.status == 200:
-            return response
-        try:
-            raw = await response.read()
-        except (aiohttp.ClientError, TimeoutError):
-            raw = b""  # the status alone still says what went wrong
-        finally:
-            response.release()
-        raise self.failure_for_status(self.name, response.status, raw, response.headers.get("Retry-After"))
+        return await self.send("GET", self.base_url + path, headers=headers)
 
     def _no_task(self, family: str) -> UpstreamFailure:
         message = f"Service unavailable: provider {self.name!r} runs no {family} tasks (only video)."
