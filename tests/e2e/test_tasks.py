@@ -123,6 +123,33 @@ def config_text(tmp_path: Path, service: FakeAimlapiUpstream, services, *, extra
     ) + textwrap.dedent(extra)
 
 
+def openai_config(tmp_path: Path, fake: FakeOpenAIUpstream, model: str, upstream_model: str) -> str:
+    """One model routed to a fake OpenAI, priced by the operator per second."""
+    return textwrap.dedent(
+        f"""
+        data_dir = "{tmp_path / "data"}"
+        [engines]
+        builtin = false
+        [billing]
+        flush_interval_s = 0.05
+        [tasks]
+        poll_min_s = 0.02
+        poll_max_s = 0.05
+        [providers.openai]
+        kind = "openai"
+        base_url = "{fake.base_url}"
+        api_key = "sk-fake"
+        [[routes]]
+        model = "{model}"
+        provider = "openai"
+        upstream_model = "{upstream_model}"
+        [[prices]]
+        model = "{model}"
+        per_second = {CREDITS_PER_SECOND / 2_000_000}
+        """
+    )
+
+
 @pytest.fixture(params=STACKS)
 async def env(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Env]:
     with stack(request.param) as services:
@@ -176,7 +203,8 @@ async def test_an_operator_priced_task_gives_back_what_it_did_not_use(env: Env) 
     done = await env.finished(f"/v2/video/generations?generation_id={created['id']}")
     assert done["status"] == "completed"
     assert done["meta"]["usage"]["tokens_used"] == 5 * CREDITS_PER_SECOND
-    assert await env.ledger(created["id"]) == {"charge": -8 * CREDITS_PER_SECOND, "refund": 3 * CREDITS_PER_SECOND}
+    ledger = await env.ledger(created["id"])
+    assert ledger == {"charge": -8 * CREDITS_PER_SECOND, "refund": 3 * CREDITS_PER_SECOND}
     assert await env.settled_balance() == STARTING - 5 * CREDITS_PER_SECOND
 
 
@@ -308,31 +336,7 @@ async def test_sora_runs_on_openais_videos_api_and_its_bytes_are_served_here(tmp
     them and answers its own URL; the operator's per-second price is charged for the real length."""
     async with FakeOpenAIUpstream() as openai_fake:
         config = tmp_path / "omnigate.toml"
-        config.write_text(
-            textwrap.dedent(
-                f"""
-                data_dir = "{tmp_path / "data"}"
-                [engines]
-                builtin = false
-                [billing]
-                flush_interval_s = 0.05
-                [tasks]
-                poll_min_s = 0.02
-                poll_max_s = 0.05
-                [providers.openai]
-                kind = "openai"
-                base_url = "{openai_fake.base_url}"
-                api_key = "sk-fake"
-                [[routes]]
-                model = "sora-2-t2v"
-                provider = "openai"
-                upstream_model = "sora-2"
-                [[prices]]
-                model = "sora-2-t2v"
-                per_second = {CREDITS_PER_SECOND / 2_000_000}
-                """
-            )
-        )
+        config.write_text(openai_config(tmp_path, openai_fake, "sora-2-t2v", "sora-2"))
         settings = load_settings(config)
         db, account, key = funded_account(settings.database_url, STARTING)
         async with serve(settings) as (gateway, root):
@@ -410,30 +414,7 @@ async def test_a_backend_without_a_task_api_runs_its_job_in_the_runner(tmp_path:
     possible length is charged at creation, and what the audio did not last is given back."""
     async with FakeOpenAIUpstream() as openai_fake:
         config = tmp_path / "omnigate.toml"
-        config.write_text(
-            textwrap.dedent(
-                f"""
-                data_dir = "{tmp_path / "data"}"
-                [engines]
-                builtin = false
-                [billing]
-                flush_interval_s = 0.05
-                [tasks]
-                poll_min_s = 0.02
-                [providers.openai]
-                kind = "openai"
-                base_url = "{openai_fake.base_url}"
-                api_key = "sk-fake"
-                [[routes]]
-                model = "{STT}"
-                provider = "openai"
-                upstream_model = "whisper-1"
-                [[prices]]
-                model = "{STT}"
-                per_second = {CREDITS_PER_SECOND / 2_000_000}
-                """
-            )
-        )
+        config.write_text(openai_config(tmp_path, openai_fake, STT, "whisper-1"))
         settings = load_settings(config)
         db, account, key = funded_account(settings.database_url, STARTING)
         async with serve(settings) as (gateway, root):
