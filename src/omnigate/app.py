@@ -6,6 +6,7 @@ import itertools
 import logging
 import re
 import secrets
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
@@ -30,6 +31,7 @@ from omnigate.api import (
 from omnigate.errors import ApiError, render_error
 from omnigate.gateway import GATEWAY, REQUEST_ID, Gateway
 from omnigate.http import openapi
+from omnigate.telemetry.record import RECORD, open_record
 
 log = logging.getLogger(__name__)
 
@@ -93,12 +95,30 @@ TASK_ROUTES: list[tuple[str, Handler, Handler]] = [
 
 @web.middleware
 async def error_boundary(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Give every request an id and turn every failure into the dual error body."""
+    """Give every request an id and a record (telemetry/record.py), turn every failure into the
+    dual error body, and hand the finished record to the observers."""
     client_id = request.headers.get("X-Client-Request-Id", "")
     request_id = (
         client_id if client_id and _CLIENT_ID.fullmatch(client_id) else f"{_ID_PREFIX}-{next(_ID_COUNTER):x}"
     )
     request[REQUEST_ID] = request_id
+    record = open_record(request, request_id)
+    # A client that leaves before its answer is counted as nginx does (499, "client closed").
+    record.status = 499
+    try:
+        response = await _answer(request, handler)
+        record.status = response.status
+        return response
+    except web.HTTPException as exc:  # a redirect (errors are answered by _answer)
+        record.status = exc.status
+        raise
+    finally:
+        record.duration_ms = (time.perf_counter() - record.started) * 1000
+        for observer in request.app[GATEWAY].observers:
+            observer.observe(record)
+
+
+async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except ApiError as err:
@@ -114,11 +134,12 @@ async def error_boundary(request: web.Request, handler: Handler) -> web.StreamRe
             message = exc.reason
         return _error_response(request, ApiError(exc.status, message))
     except Exception:
-        log.exception("request %s failed", request_id)
+        log.exception("request %s failed", request[REQUEST_ID])
         return _error_response(request, ApiError(500, "Internal server error", code="internal_error"))
 
 
 def _error_response(request: web.Request, err: ApiError) -> web.Response:
+    request[RECORD].error_code = err.code or f"http_{err.status}"
     body = render_error(err, path=request.path, request_id=request[REQUEST_ID])
     headers = {"X-Request-Id": request[REQUEST_ID], **err.headers}
     return web.Response(body=body, status=err.status, content_type="application/json", headers=headers)

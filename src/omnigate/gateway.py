@@ -30,6 +30,7 @@ from omnigate.settings import LOCAL_PROVIDER, RouteSettings, Settings, megabytes
 from omnigate.store.db import Database
 from omnigate.sync import StateSync
 from omnigate.tasks.runner import TaskRunner
+from omnigate.telemetry.record import Observer
 
 if TYPE_CHECKING:
     from omnigate.http.s3 import S3Store
@@ -51,6 +52,8 @@ class Gateway:
     fetcher: Fetcher  # URLs fetched for clients (audio to transcribe, ...)
     files: FileStore | S3Store  # files the gateway keeps (generated audio, videos) for clients
     runner: TaskRunner = field(init=False)  # moves asynchronous generations (tasks/runner.py)
+    # Each finished request's record goes to these (telemetry/record.py): metrics, request logs.
+    observers: list[Observer] = field(default_factory=list)
     _tariffs: dict[str, Tariff | None] = field(default_factory=dict)
 
     @classmethod

@@ -28,6 +28,7 @@ from omnigate.http.scopes import require_scope
 from omnigate.routing.attempts import attempt
 from omnigate.routing.router import Deployment
 from omnigate.store.rows import KeyRow
+from omnigate.telemetry.record import current
 
 T = TypeVar("T")
 # The worst case a family's request may use, from the model and the (validated) body.
@@ -73,6 +74,9 @@ async def begin(
         worst_case = max(
             [worst_case, *(d.backend.reserve_credits for d in plan if d.backend.markup is not None)]
         )
+    record = current(request)
+    if record is not None:
+        record.account_id, record.key_prefix, record.model = key.account_id, key.prefix, model.id
     reservation = await hold(gw.book, key, worst_case)
     return Call(gw, request, key, model, body, plan, tariff, reservation, started, body_size)
 
@@ -122,6 +126,10 @@ class Call:
         )
         self.deployment = answered.deployment
         self.upstream_seconds += answered.upstream_seconds
+        record = current(self.request)
+        if record is not None:
+            record.model, record.provider = self.served_model, answered.deployment.backend.name
+            record.upstream_ms = self.upstream_seconds * 1000
         return answered.result
 
     async def settle(
@@ -143,7 +151,13 @@ class Call:
             note=note,
             entry_id=entry_id,
         )
-        return await self.gw.book.settle(self.reservation, self.cost(used, upstream_credits), record)
+        charged = await self.gw.book.settle(self.reservation, self.cost(used, upstream_credits), record)
+        seen = current(self.request)
+        if seen is not None:
+            seen.prompt_tokens += used.prompt_tokens
+            seen.completion_tokens += used.completion_tokens
+            seen.credits += charged
+        return charged
 
     def cost(self, used: Used, upstream_credits: int | None = None) -> int:
         """What a request that used this costs, in credits.

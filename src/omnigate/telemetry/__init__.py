@@ -1,0 +1,1 @@
+"""What the gateway observes about the requests it serves (metrics, request logs, traces)."""
