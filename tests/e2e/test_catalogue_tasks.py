@@ -8,9 +8,7 @@ that endpoint until the task completes, and check the result's shape and what it
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -19,13 +17,11 @@ import pytest
 import pytest_asyncio
 
 from omnigate.catalog.loader import Catalog, Model
-from omnigate.settings import load_settings
 from tests.catalog.minimal_requests import minimal_request, upload_fields
 from tests.e2e.conftest import eventually
-from tests.fakes.aimlapi_upstream import MP3, TRANSCRIPT, WAV, FakeAimlapiUpstream, tokens_used
-from tests.server import funded_account, serve
+from tests.e2e.service_gateway import Setup, gateway_over_service
+from tests.fakes.aimlapi_upstream import MP3, TRANSCRIPT, WAV, tokens_used
 
-SERVICE_KEY = "aiml-fake"
 TASK_TYPES = ("video", "audio", "stt")
 MODELS = [m for m in Catalog.load().models if m.type in TASK_TYPES]
 
@@ -38,52 +34,17 @@ def _cases() -> list[Any]:
     ]
 
 
-@dataclass
-class Setup:
-    root: str
-    key: str
-    service: FakeAimlapiUpstream
-
-    async def call(self, method: str, path: str, **kwargs: Any) -> tuple[int, dict[str, Any]]:
-        headers = {"Authorization": f"Bearer {self.key}"}
-        async with (
-            aiohttp.ClientSession(headers=headers, timeout=aiohttp.ClientTimeout(total=10)) as http,
-            http.request(method, self.root + path, **kwargs) as response,
-        ):
-            return response.status, orjson.loads(await response.read())
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def setup(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Setup]:
-    folder = tmp_path_factory.mktemp("catalogue_tasks")
-    async with FakeAimlapiUpstream(api_key=SERVICE_KEY) as service:
-        config = folder / "omnigate.toml"
-        config.write_text(
-            textwrap.dedent(
-                f"""
-                data_dir = "{folder / "data"}"
-                [engines]
-                builtin = false
-                [tasks]
-                poll_min_s = 0.01
-                poll_max_s = 0.02
-                [providers.svc]
-                kind = "aimlapi"
-                base_url = "{service.base_url}"
-                api_key = "{SERVICE_KEY}"
-                [[routes]]
-                model = "*"
-                provider = "svc"
-                """
-            )
-        )
-        settings = load_settings(config)
-        db, _, key = funded_account(settings.database_url, 10**12)
-        try:
-            async with serve(settings) as (_, root):
-                yield Setup(root, key, service)
-        finally:
-            db.close()
+    quick_polls = """
+        [engines]
+        builtin = false
+        [tasks]
+        poll_min_s = 0.01
+        poll_max_s = 0.02
+        """
+    async with gateway_over_service(tmp_path_factory.mktemp("catalogue_tasks"), quick_polls) as running:
+        yield running
 
 
 async def _create(

@@ -9,9 +9,7 @@ forwarded: it checks them against the same rules the service applies.
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -20,12 +18,10 @@ import pytest
 import pytest_asyncio
 
 from omnigate.catalog.loader import Catalog, Model
-from omnigate.settings import load_settings
 from tests.catalog.minimal_requests import minimal_request, route_for, upload_fields
-from tests.fakes.aimlapi_upstream import TRANSCRIPT, WAV, FakeAimlapiUpstream, tokens_used
-from tests.server import funded_account, serve
+from tests.e2e.service_gateway import Setup, gateway_over_service
+from tests.fakes.aimlapi_upstream import TRANSCRIPT, WAV, tokens_used
 
-SERVICE_KEY = "aiml-fake"
 TYPES = ("chat-completion", "responses", "embedding", "image", "tts", "stt", "document")
 MODELS = [m for m in Catalog.load().models if m.type in TYPES]
 
@@ -34,42 +30,10 @@ def _cases() -> list[Any]:
     return [pytest.param(model, id=model.id) for model in MODELS]
 
 
-@dataclass
-class Setup:
-    root: str
-    key: str
-    service: FakeAimlapiUpstream
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def setup(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Setup]:
-    # One gateway for every model: each parametrised case is one request, not one start-up.
-    folder = tmp_path_factory.mktemp("catalogue_wide")
-    async with FakeAimlapiUpstream(api_key=SERVICE_KEY) as service:
-        config = folder / "omnigate.toml"
-        config.write_text(
-            textwrap.dedent(
-                f"""
-                data_dir = "{folder / "data"}"
-
-                [providers.svc]
-                kind = "aimlapi"
-                base_url = "{service.base_url}"
-                api_key = "{SERVICE_KEY}"
-
-                [[routes]]
-                model = "*"
-                provider = "svc"
-                """
-            )
-        )
-        settings = load_settings(config)
-        db, _, key = funded_account(settings.database_url, 10**12)
-        try:
-            async with serve(settings) as (_, root):
-                yield Setup(root, key, service)
-        finally:
-            db.close()
+    async with gateway_over_service(tmp_path_factory.mktemp("catalogue_wide")) as running:
+        yield running
 
 
 async def _call(setup: Setup, model: Model) -> tuple[aiohttp.ClientResponse, bytes, dict[str, Any]]:
