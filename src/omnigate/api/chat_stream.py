@@ -131,7 +131,7 @@ async def serve_stream(
     cancels the generation upstream and is billed for what was produced."""
     settled = False
     try:
-        response = await open_sse(call.request, headers)
+        response = await open_sse(call.http_request, headers)
         try:
             failure = await relay(response)
         except ClientGone:

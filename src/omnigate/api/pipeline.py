@@ -28,7 +28,7 @@ from omnigate.http.scopes import require_scope
 from omnigate.routing.attempts import attempt
 from omnigate.routing.router import Deployment
 from omnigate.store.rows import KeyRow
-from omnigate.telemetry.record import current
+from omnigate.telemetry.record import RequestRecord, current
 
 T = TypeVar("T")
 # The worst case a family's request may use, from the model and the (validated) body.
@@ -57,10 +57,42 @@ async def begin(
     check: Callable[[Model, dict], None] | None = None,
     validate_with: Callable[[Model, dict], None] = validate,
 ) -> Call:
-    """Every step before the first upstream call; raises the ApiError that refuses the request.
-    `validate_with` checks the body against the model's rules (a route whose body is translated
-    before it gets here may check the original instead)."""
-    gw = request.app[GATEWAY]
+    """Every step before the first upstream call of an HTTP request; raises the ApiError that
+    refuses it. `validate_with` checks the body against the model's rules (a route whose body is
+    translated before it gets here may check the original instead)."""
+    return await admit(
+        request.app[GATEWAY],
+        key,
+        body,
+        family=family,
+        estimate=estimate,
+        request_id=request[REQUEST_ID],
+        record=current(request),
+        request=request,
+        started=started,
+        body_size=body_size,
+        check=check,
+        validate_with=validate_with,
+    )
+
+
+async def admit(
+    gw: Gateway,
+    key: KeyRow,
+    body: dict,
+    *,
+    family: Family,
+    estimate: Estimate,
+    request_id: str,
+    record: RequestRecord | None = None,
+    request: web.Request | None = None,
+    started: float | None = None,
+    body_size: int = 0,
+    check: Callable[[Model, dict], None] | None = None,
+    validate_with: Callable[[Model, dict], None] = validate,
+) -> Call:
+    """`begin` for a call that no HTTP request carries (a batch's entry, an assistant's run, both
+    run by the task runner): the same checks, the same hold, the same settlement later."""
     require_scope(key, family.endpoint)
     model = resolve_model(gw.catalog, body, accepted=family.accepted, endpoint=family.endpoint)
     if check is not None:
@@ -74,17 +106,31 @@ async def begin(
         worst_case = max(
             [worst_case, *(d.backend.reserve_credits for d in plan if d.backend.markup is not None)]
         )
-    record = current(request)
     if record is not None:
         record.account_id, record.key_prefix, record.model = key.account_id, key.prefix, model.id
     reservation = await hold(gw.book, key, worst_case)
-    return Call(gw, request, key, model, body, plan, tariff, reservation, started, body_size)
+    return Call(
+        gw=gw,
+        request_id=request_id,
+        record=record,
+        request=request,
+        key=key,
+        model=model,
+        body=body,
+        plan=plan,
+        tariff=tariff,
+        reservation=reservation,
+        started=time.perf_counter() if started is None else started,
+        body_size=body_size,
+    )
 
 
 @dataclass(slots=True)
 class Call:
     gw: Gateway
-    request: web.Request
+    request_id: str
+    record: RequestRecord | None  # what the observers will see of this call (None: not observed)
+    request: web.Request | None  # the HTTP request that carries it (None: run by the task runner)
     key: KeyRow
     model: Model
     body: dict
@@ -97,8 +143,11 @@ class Call:
     deployment: Deployment | None = None
 
     @property
-    def request_id(self) -> str:
-        return self.request[REQUEST_ID]
+    def http_request(self) -> web.Request:
+        """The HTTP request, for what only an HTTP answer needs (its stream, its origin)."""
+        if self.request is None:
+            raise RuntimeError(f"call {self.request_id} is not carried by an HTTP request")
+        return self.request
 
     @property
     def served_model(self) -> str:
@@ -126,7 +175,7 @@ class Call:
         )
         self.deployment = answered.deployment
         self.upstream_seconds += answered.upstream_seconds
-        record = current(self.request)
+        record = self.record
         if record is not None:
             record.model, record.provider = self.served_model, answered.deployment.backend.name
             record.upstream_ms = self.upstream_seconds * 1000
@@ -152,7 +201,7 @@ class Call:
             entry_id=entry_id,
         )
         charged = await self.gw.book.settle(self.reservation, self.cost(used, upstream_credits), record)
-        seen = current(self.request)
+        seen = self.record
         if seen is not None:
             seen.prompt_tokens += used.prompt_tokens
             seen.completion_tokens += used.completion_tokens

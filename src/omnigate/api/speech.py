@@ -77,7 +77,7 @@ async def _url(call: Call, result: MediaResult) -> str:
     if result.audio is None:
         return _upstream_url(result)
     url = await call.gw.files.put(result.audio, result.content_type or "application/octet-stream")
-    return absolute(url, call.gw.settings.server.public_url or str(call.request.url.origin()))
+    return absolute(url, call.gw.settings.server.public_url or str(call.http_request.url.origin()))
 
 
 def _upstream_url(result: MediaResult) -> str:

@@ -5,6 +5,11 @@ from __future__ import annotations
 import orjson
 from aiohttp import web
 
+from omnigate.telemetry.record import RequestRecord, current
+
+# Where a stream keeps the record of its request, for send() to mark the first byte of the body.
+_RECORD = "omnigate.record"
+
 DONE = b"data: [DONE]\n\n"
 
 
@@ -22,11 +27,18 @@ async def open_sse(request: web.Request, headers: dict[str, str]) -> web.StreamR
             **headers,
         }
     )
+    record = current(request)
+    if record is not None:
+        record.stream = True
+        response[_RECORD] = record
     await response.prepare(request)
     return response
 
 
 async def send(response: web.StreamResponse, data: bytes) -> None:
+    record: RequestRecord | None = response.get(_RECORD)
+    if record is not None and record.ttft_ms is None:
+        record.mark_first_byte()
     try:
         await response.write(data)
     except (ConnectionError, RuntimeError) as exc:

@@ -27,7 +27,8 @@ def upgrade(engine: Engine) -> int:
         return schema.SCHEMA_VERSION
     with engine.connect() as conn:
         current = int(conn.scalar(select(func.max(schema.schema_version.c.version))) or 1)
-    for version in range(current + 1, schema.SCHEMA_VERSION + 1):
+    # Steps are numbered by the release that added them; a number may be missing (never released).
+    for version in sorted(v for v in STEPS if current < v <= schema.SCHEMA_VERSION):
         with engine.begin() as conn:
             STEPS[version](conn)
             conn.execute(insert(schema.schema_version).values(version=version, applied_at=now()))
