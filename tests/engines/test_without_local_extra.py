@@ -17,7 +17,9 @@ _BLOCK_LOCAL_EXTRA = """
 import sys
 
 class RefuseLocalExtra:
-    blocked = ("numpy", "llama_cpp", "tokenizers", "safetensors")
+    blocked = (
+        "numpy", "llama_cpp", "tokenizers", "safetensors", "rapidocr", "onnxruntime", "pypdfium2", "PIL"
+    )
 
     def find_spec(self, name, path=None, target=None):
         if name.split(".")[0] in self.blocked:
@@ -80,4 +82,5 @@ def test_the_gateway_serves_without_the_local_extra_and_lists_no_local_model(tmp
     assert answer["loaded"] == []
     assert "local/smollm2-135m-instruct is not available: llama_cpp not installed" in result.stderr
     assert "local/all-minilm-l6-v2 is not available: numpy, tokenizers, safetensors" in result.stderr
+    assert "local/rapidocr is not available: rapidocr, onnxruntime, pypdfium2, PIL, numpy" in result.stderr
     assert "local/own is not available: llama_cpp is not installed" in result.stderr

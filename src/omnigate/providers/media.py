@@ -52,6 +52,10 @@ async def _no_fetch(url: str) -> Upload:
     raise RuntimeError("this job was built without a fetcher")
 
 
+def _still_there() -> bool:
+    return False
+
+
 @dataclass(slots=True)
 class MediaJob:
     family: str  # one of FAMILIES
@@ -59,6 +63,10 @@ class MediaJob:
     files: list[Upload] = field(default_factory=list)
     # For adapters whose upstream takes bytes where the client gave a URL (an STT `url`, say).
     fetch: Fetch = _no_fetch
+    # For the built-in engines: whose turn it is in their queue, and whether the client left
+    # (its job then gives up its place or stops early).
+    account_id: int = 0
+    client_gone: Callable[[], bool] = _still_there
 
     def file(self, name: str) -> Upload | None:
         return next((f for f in self.files if f.field == name), None)
