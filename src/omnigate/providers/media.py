@@ -52,7 +52,7 @@ async def _no_fetch(url: str) -> Upload:
     raise RuntimeError("this job was built without a fetcher")
 
 
-def _still_there() -> bool:
+def _never_gone() -> bool:
     return False
 
 
@@ -66,7 +66,7 @@ class MediaJob:
     # For the built-in engines: whose turn it is in their queue, and whether the client left
     # (its job then gives up its place or stops early).
     account_id: int = 0
-    client_gone: Callable[[], bool] = _still_there
+    client_gone: Callable[[], bool] = _never_gone
 
     def file(self, name: str) -> Upload | None:
         return next((f for f in self.files if f.field == name), None)
