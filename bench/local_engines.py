@@ -1,6 +1,6 @@
 """Local engines through the gateway against the same engines called directly, in one run.
 
-    .venv/bin/python bench/local_engines.py [--runs 5] [--max-tokens 128]
+    .venv/bin/python bench/local_engines.py [--runs 5] [--max-tokens 128] [--ocr-runs 3]
 
 Chat: tokens per second of `local/smollm2-135m-instruct` through `omnigate serve` (the openai SDK
 as client, non-streamed and streamed) against llama-cpp-python's `create_chat_completion` in
@@ -147,6 +147,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--max-tokens", type=int, default=128)
+    parser.add_argument("--ocr-runs", type=int, default=3, help="pages read each way (seconds each)")
     parser.add_argument(
         "--threads", type=int, default=0, help="engine threads (default: the gateway's default)"
     )
@@ -193,7 +194,7 @@ def main() -> None:
             bare.ocr(pdf)
             engine.read(engine.inspect(pdf, None))  # both load their models before measuring
             ocr_direct, ocr_through = [], []
-            for _ in range(args.runs):
+            for _ in range(args.ocr_runs):
                 started = time.perf_counter()
                 engine.read(engine.inspect(pdf, None))
                 ocr_direct.append((1, time.perf_counter() - started))
