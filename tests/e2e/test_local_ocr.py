@@ -111,6 +111,7 @@ async def test_models_list_marks_the_ocr_engine_local(local_harness: Harness) ->
         ({"type": "document_url", "document_url": "two pages"}, [0, 1], "pages"),
         ({"type": "document_url", "document_url": "two pages"}, [2], "pages"),
         ({"type": "document_url", "document_url": "two pages"}, "0-x", "pages"),
+        ({"type": "document_url", "document_url": "two pages"}, "0-999999999", "pages"),
         ({"type": "image_url", "image_url": "big image"}, None, "document"),  # over ocr_max_pixels
         ({"type": "image_url", "image_url": "data:image/png;base64,bm90IGFuIGltYWdl"}, None, "document"),
         ({"type": "image_url", "image_url": "truncated image"}, None, "document"),

@@ -16,7 +16,7 @@ import contextlib
 import io
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -289,15 +289,21 @@ def _pages_wanted(pages: object, count: int) -> list[int]:
         try:
             for part in pages.split(","):
                 first, dash, last = part.strip().partition("-")
-                wanted.extend(range(int(first), int(last) + 1) if dash else [int(first)])
+                bounds = (int(first), int(last)) if dash else (int(first), int(first))
+                _check_in(bounds, count)  # before the range is made: "0-999999999" is one
+                wanted.extend(range(bounds[0], bounds[1] + 1))
         except ValueError as exc:
             raise _refused(f'`pages` must be indices or ranges such as "0,2-4" ({exc})', "pages") from exc
-    outside = [p for p in wanted if not 0 <= p < count]
+    _check_in(wanted, count)
+    return list(dict.fromkeys(wanted))
+
+
+def _check_in(pages: Iterable[int], count: int) -> None:
+    outside = [p for p in pages if not 0 <= p < count]
     if outside:
         raise _refused(
             f"page {outside[0]} is not in the document, whose pages are 0 to {count - 1} (0-based)", "pages"
         )
-    return list(dict.fromkeys(wanted))
 
 
 def _markdown(boxes: Any, texts: Any) -> str:
