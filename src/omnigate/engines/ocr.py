@@ -33,8 +33,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-# PDF pages are rendered at this resolution (RapidOCR reads 10-point text well from 200 dpi on),
-# lowered for a page that would exceed the pixel limit.
+# PDF pages are rendered at this resolution (10-point text is then 28 pixels high), lowered for a
+# page that would exceed the pixel limit.
 PDF_DPI = 200
 # How often a running document checks that its client is still there (seconds). aiohttp tells
 # a handler nothing when its client leaves, so the connection is looked at.
@@ -49,12 +49,11 @@ class Stopped(Exception):
 
 @dataclass(slots=True)
 class Document:
-    """A document checked on the event loop's side, before it waits for its turn."""
+    """A document checked (its kind, the pages to read) before it waits for its turn."""
 
     data: bytes
     pdf: bool
     pages: list[int]  # the page indices to read, in order
-    size: tuple[int, int] = (0, 0)  # of an image: width, height
     stop: threading.Event = field(default_factory=threading.Event)
 
 
@@ -134,7 +133,7 @@ class OcrEngine:
                 f"{self.max_pixels} pixels per image ([engines] ocr_max_pixels)",
                 "document",
             )
-        return Document(data, pdf=False, pages=wanted, size=size)
+        return Document(data, pdf=False, pages=wanted)
 
     def _check_page_count(self, count: int, pages: object) -> None:
         if count > self.max_pages:
