@@ -138,6 +138,11 @@ class BareClient:
         assert len(answer["pages"]) == 1, answer
 
 
+def _figure(rate: float) -> str:
+    """One decimal, or three significant digits for rates under 10 (OCR reads pages in seconds)."""
+    return f"{rate:.1f}" if rate >= 10 else f"{rate:.3g}"
+
+
 def rate(samples: list[tuple[int, float]]) -> float:
     """Median tokens (or inputs) per second over the runs."""
     return statistics.median(n / s for n, s in samples)
@@ -227,7 +232,7 @@ def main() -> None:
     print(f"{os.cpu_count()} cores, {threads} engine threads, {args.runs} runs, max_tokens {args.max_tokens}")
     print(f"{'measure':<30} {'direct':>10} {'gateway':>10} {'ratio':>7}")
     for name, d, g in rows:
-        print(f"{name:<30} {d:>10.1f} {g:>10.1f} {g / d:>7.3f}")
+        print(f"{name:<30} {_figure(d):>10} {_figure(g):>10} {g / d:>7.3f}")
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     report = {name: {"direct": d, "gateway": g, "ratio": g / d} for name, d, g in rows}
