@@ -210,6 +210,10 @@ def model_entry(
         eps.append("/v1/responses")
     if kind == "video" and DEFAULT_ENDPOINT["video"] not in eps:
         eps.append(DEFAULT_ENDPOINT["video"])  # the universal video route serves every model
+    if kind == "stt" and eps == ["/v1/stt"]:
+        # A page of the legacy synchronous route (Deepgram's redaction): like every STT model's,
+        # its listed route is the task one; /v1/stt serves every STT model anyway.
+        eps = [DEFAULT_ENDPOINT["stt"]]
     source = find_price([row.ids[0], *aliases], kind, prices)
     entry = prices[source] if source else {}
     chatty = kind in ("chat-completion", "responses")
