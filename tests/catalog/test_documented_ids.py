@@ -7,6 +7,13 @@ onto the model it names, or answers as retired; case variants of retired ids are
 
 from __future__ import annotations
 
+import importlib
+import sys
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
 import pytest
 
 from omnigate.catalog.loader import Catalog
@@ -102,3 +109,78 @@ def test_unknown_ids_stay_unknown() -> None:
     assert CATALOG.suggest("gpt-5.2") == "openai/gpt-5-2"
     assert CATALOG.suggest("GPT-5.2-PRO") == "openai/gpt-5-2-pro"
     assert CATALOG.suggest("no-such/model") is None
+
+
+# --- against the reference: nothing a page documents is unknown ---------------------------
+
+REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference"
+needs_reference = pytest.mark.skipif(
+    not (REFERENCE / "aimlapi-openapi").is_dir(), reason=f"reference material not found: {REFERENCE}"
+)
+
+
+@cache
+def documenting() -> ModuleType:
+    """scripts/catalog_documented.py (its sibling imports need scripts/ on sys.path)."""
+    scripts = Path(__file__).resolve().parents[2] / "scripts"
+    sys.path.insert(0, str(scripts))
+    try:
+        return importlib.import_module("catalog_documented")
+    finally:
+        sys.path.remove(str(scripts))
+
+
+@needs_reference
+def test_every_id_a_page_documents_resolves_or_is_retired() -> None:
+    module = documenting()
+    sources = importlib.import_module("catalog_sources")
+    specs = sources.load_specs(REFERENCE / "aimlapi-openapi")
+    pages = module.doc_page_lists(REFERENCE / "aimlapi-docs" / "api-references")
+    documented = {e for s in specs for e in s.enum} | {i for p in pages if not p.hidden for i in p.ids}
+
+    unknown = {
+        name
+        for name in documented - set(module.LEFT_OUT)
+        if CATALOG.lookup(name) is None and CATALOG.retired(name) is None
+    }
+
+    assert unknown == set()
+    assert len(documented) > 400  # the pages were read, not skipped
+
+
+def test_the_sorter_follows_its_rules() -> None:
+    module = documenting()
+    sources = importlib.import_module("catalog_sources")
+
+    def spec(rel: str, *enum: str, path: str = "/v1/chat/completions") -> Any:
+        return sources.Spec(rel=rel, paths=[path], schema={}, enum=list(enum))
+
+    specs = [
+        spec("chat/old", "old-1", "old-latest"),  # a retired id and an alias the table misses
+        spec("chat/old-vendor", "vendor/old-1", "vendor/old"),  # folds onto old-1; shares a page
+        spec("video/new", "maker/clip-2.0", path="/v2/video/generations"),
+        spec("chat/case", "Maker/Retired-Case"),  # a case variant of a retired id
+    ]
+    pages = [
+        module.DocPage("a/current", "Current", ["vendor/current"], hidden=False),
+        module.DocPage("a/draft", "Draft", ["maker/draft"], hidden=True),
+    ]
+    # Other `model` enums (a response's, a tool's) only ever add aliases.
+    anywhere = {"maker/Current-Tool-Model": ["chat/x"], "stray-tool": ["chat/y"]}
+    found = module.sort_documented(
+        specs,
+        pages,
+        anywhere,
+        {"maker/clip-2.0": ("Clip 2", "Maker", None)},
+        {"current": "current", "current-tool-model": "current-tool-model"},
+        ["old-1", "maker/retired-case"],
+        lambda name: name.split("/", 1)[-1].lower().replace(".", "-"),
+        lambda s: "video" if "video" in s.paths[0] else "chat-completion",
+    )
+
+    assert found.retired == {"old-latest": "old-1", "vendor/old-1": "old-1", "vendor/old": "old-1"}
+    assert found.aliases == {"vendor/current": "current", "maker/Current-Tool-Model": "current-tool-model"}
+    assert [(r.ids, r.type, r.name, r.developer) for r in found.new] == [
+        (["maker/clip-2.0"], "video", "Clip 2", "Maker")
+    ]
+    assert set(found.left_out) == {"maker/draft", "stray-tool"}
