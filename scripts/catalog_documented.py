@@ -13,7 +13,9 @@ tool's `gpt-image-1`). Each such id is sorted into one of:
 - left out: named only by an unpublished (`hidden: true`) docs page, or a typo (`LEFT_OUT`).
 
 Ids that differ from a retired id only by case need nothing here: the catalogue answers every
-case variant of a retired id "no longer available".
+case variant of a retired id "no longer available". Unless a published docs page lists one as
+current: `gryphe/mythomax-l2-13b` is a model, and the retired `Gryphe/MythoMax-L2-13b` names it
+as its replacement.
 """
 
 from __future__ import annotations
@@ -157,7 +159,7 @@ def sort_documented(
     request_ids = {e: [s for s in specs if e in s.enum] for s in specs for e in s.enum}
     candidates = [*request_ids, *(i for p in pages for i in p.ids), *anywhere]
     for name in dict.fromkeys(candidates):
-        if not unknown(name) or name in out.retired:
+        if not unknown(name):
             continue
         if name in LEFT_OUT:
             out.left_out[name] = LEFT_OUT[name]
