@@ -42,14 +42,20 @@ def resolve_model(catalog: Catalog, body: dict, *, accepted: tuple[str, ...], en
     if model is None:
         retired = catalog.retired(name)
         if retired is not None:
+            instead = (
+                f"Use {retired.replacement!r} instead."
+                if retired.replacement
+                else "Choose a current model from GET /models."
+            )
             raise not_found(
-                f"The model {name!r} ({retired.name}) is deprecated and no longer available. "
-                "Choose a current model from GET /models.",
+                f"The model {name!r} ({retired.name}) is deprecated and no longer available. {instead}",
                 code="model_deprecated",
                 param="model",
             )
+        suggestion = catalog.suggest(name)
+        hint = f"Did you mean {suggestion!r}? " if suggestion else ""
         raise not_found(
-            f"The model {name!r} does not exist. GET /models lists the available models.",
+            f"The model {name!r} does not exist. {hint}GET /models lists the available models.",
             code="model_not_found",
             param="model",
         )
