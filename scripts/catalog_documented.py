@@ -177,7 +177,28 @@ def sort_documented(
         else:
             why = "named only by a response or tool schema, folding onto no catalogue model"
         out.left_out[name] = f"{why}: {', '.join((on_pages or anywhere.get(name, []))[:3])}"
+    _page_names(
+        pages, out, {**active, **{r.ids[0]: r.ids[0] for r in out.new}, **out.aliases}, unknown, loose
+    )
     return out
+
+
+def _page_names(
+    pages: list[DocPage],
+    out: Documented,
+    resolves: dict[str, str],
+    unknown: Callable[[str], bool],
+    loose: Callable[[str], str],
+) -> None:
+    """A published page titled with its model's id less the vendor prefix, dots for dashes (the
+    `gpt-5.2` page documents `openai/gpt-5-2`): readers send that title, so it is an alias."""
+    for page in pages:
+        title = page.rel.rsplit("/", 1)[-1]
+        if page.hidden or page.title.strip() != title or not unknown(title) or title in out.aliases:
+            continue
+        targets = {resolves[i] for i in page.ids if i in resolves and loose(i) == loose(title)}
+        if len(targets) == 1:
+            out.aliases[title] = next(iter(targets))
 
 
 def _row(

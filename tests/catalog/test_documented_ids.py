@@ -101,13 +101,25 @@ def test_a_retired_spelling_names_its_current_twin() -> None:
     assert model is not None and model.id == "gryphe/mythomax-l2-13b"
 
 
+def test_page_titles_name_their_model() -> None:
+    # A docs page titled with its id less the vendor prefix, dots for dashes, is how readers
+    # name that model: `gpt-5.2` is the page of `openai/gpt-5-2`.
+    for title, model_id in {
+        "gpt-5.2": "openai/gpt-5-2",
+        "gpt-5.2-pro": "openai/gpt-5-2-pro",
+        "gpt-5.2-chat-latest": "openai/gpt-5-2-chat-latest",
+        "gpt-5-pro": "openai/gpt-5-pro",
+    }.items():
+        model = CATALOG.lookup(title)
+        assert model is not None and model.id == model_id, title
+
+
 def test_unknown_ids_stay_unknown() -> None:
-    # The docs page titled "gpt-5.2" documents `openai/gpt-5-2`; a title is no id, but the
-    # catalogue can point at the id it spells.
-    for name in ("no-such/model", "gpt-5.2", "anthropic/claude-ous-4-5"):
+    # No page spells `openai/gpt-5.2`, but the catalogue can point at the id it spells.
+    for name in ("no-such/model", "openai/gpt-5.2", "anthropic/claude-ous-4-5"):
         assert CATALOG.lookup(name) is None and CATALOG.retired(name) is None
-    assert CATALOG.suggest("gpt-5.2") == "openai/gpt-5-2"
-    assert CATALOG.suggest("GPT-5.2-PRO") == "openai/gpt-5-2-pro"
+    assert CATALOG.suggest("openai/gpt-5.2") == "openai/gpt-5-2"
+    assert CATALOG.suggest("OpenAI/GPT-5.2-PRO") == "openai/gpt-5-2-pro"
     assert CATALOG.suggest("no-such/model") is None
 
 

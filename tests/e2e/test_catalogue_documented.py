@@ -135,8 +135,8 @@ async def test_unknown_ids_do_not_exist(setup: Setup) -> None:
     assert "does not exist" in caught.value.message and "Did you mean" not in caught.value.message
     assert isinstance(caught.value.body, dict) and caught.value.body["code"] == "model_not_found"
 
-    # A docs page's title spells the id another way: the error points at the id.
+    # A name that spells an id another way: the error points at the id.
     with pytest.raises(openai.NotFoundError) as caught:
-        await client.chat.completions.create(model="gpt-5.2", messages=MESSAGES)
+        await client.chat.completions.create(model="openai/gpt-5.2", messages=MESSAGES)
     assert "does not exist" in caught.value.message
     assert "Did you mean 'openai/gpt-5-2'?" in caught.value.message
