@@ -21,7 +21,8 @@ HELLO = [{"role": "user", "content": "hello there gateway"}]
 
 
 async def _traffic(harness: Harness, key: str | None = None) -> dict[str, int]:
-    """Two plain answers, one streamed, one refused by the upstream; returns what they used."""
+    """Two plain answers, one streamed, one refused by the upstream, one for a model that does not
+    exist; returns what they used."""
     client = harness.client(key)
     used = {"prompt_tokens": 0, "completion_tokens": 0}
     for _ in range(2):
@@ -40,6 +41,8 @@ async def _traffic(harness: Harness, key: str | None = None) -> dict[str, int]:
     harness.upstream.fail_next = [400]
     with pytest.raises(openai.BadRequestError):
         await client.chat.completions.create(model=PRICED_MODEL, messages=HELLO)
+    with pytest.raises(openai.NotFoundError):
+        await client.chat.completions.create(model="no-such-model", messages=HELLO)
     used["credits"] = (
         used["prompt_tokens"] * INPUT_CREDITS_PER_TOKEN + used["completion_tokens"] * OUTPUT_CREDITS_PER_TOKEN
     )
@@ -57,15 +60,18 @@ async def test_usage_and_logs_show_exactly_the_traffic_failures_included(harness
     used = await _traffic(harness)
     usage = (await _get(harness, "/v2/usage", period="24h")).json()
     totals = usage["totals"]
-    assert (totals["requests"], totals["failed"]) == (4, 1)
+    assert (totals["requests"], totals["failed"]) == (5, 2)
     assert totals["prompt_tokens"] == used["prompt_tokens"]
     assert totals["completion_tokens"] == used["completion_tokens"]
     assert totals["credits"] == used["credits"] == STARTING_CREDITS - harness.db.account("team").balance
     assert totals["usd_spent"] == used["credits"] / 2_000_000
 
     by_model = (await _get(harness, "/v2/usage", group_by="day,model", tz="Asia/Kolkata")).json()
-    [row] = by_model["data"]
-    assert row["model"] == PRICED_MODEL and row["requests"] == 4 and len(row["day"]) == 10
+    assert {(r["model"], r["requests"], r["failed"]) for r in by_model["data"]} == {
+        (PRICED_MODEL, 4, 1),
+        (None, 1, 1),  # the model that does not exist
+    }
+    assert all(len(r["day"]) == 10 for r in by_model["data"])
     detail = (await _get(harness, "/v2/usage/detail")).json()
     assert [r["key_prefix"] for r in detail["data"]] == [harness.key[:12]]
 
@@ -76,13 +82,14 @@ async def test_usage_and_logs_show_exactly_the_traffic_failures_included(harness
         cursor = page["pagination"]["next_cursor"]
         if not page["pagination"]["has_more"]:
             break
-    assert [r["status"] for r in rows] == [400, 200, 200, 200]  # newest first
-    failed = rows[0]
-    assert failed["model"] == PRICED_MODEL and failed["error_code"] and failed["credits"] == 0
-    assert [r["stream"] for r in rows] == [False, True, False, False]
-    assert rows[1]["ttft_ms"] is not None and rows[1]["ttft_ms"] <= rows[1]["duration_ms"]
+    assert [r["status"] for r in rows] == [404, 400, 200, 200, 200]  # newest first
+    unknown, refused, streamed = rows[:3]
+    assert (unknown["model"], unknown["error_code"]) == (None, "model_not_found")
+    assert refused["model"] == PRICED_MODEL and refused["error_code"] and refused["credits"] == 0
+    assert [r["stream"] for r in rows] == [False, False, True, False, False]
+    assert streamed["ttft_ms"] is not None and streamed["ttft_ms"] <= streamed["duration_ms"]
     assert sum(r["credits"] for r in rows) == used["credits"]
-    assert len({r["request_id"] for r in rows}) == 4
+    assert len({r["request_id"] for r in rows}) == 5
 
 
 async def test_billing_shows_the_balance_and_pages_the_ledger(harness: Harness) -> None:
@@ -116,7 +123,7 @@ async def test_another_account_sees_nothing_and_admins_see_any(harness: Harness)
     assert peeking.status_code == 403 and peeking.json()["error"]["param"] == "account"
 
     as_admin = (await _get(harness, "/v2/usage", harness.admin_key, account="team")).json()
-    assert as_admin["account"] == "team" and as_admin["totals"]["requests"] == 4
+    assert as_admin["account"] == "team" and as_admin["totals"]["requests"] == 5
     logs = (await _get(harness, "/v2/logs", harness.admin_key, account="other")).json()
     assert logs["account"] == "other" and logs["data"] == []
     missing = await _get(harness, "/v2/usage", harness.admin_key, account="nobody")
