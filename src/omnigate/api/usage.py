@@ -9,6 +9,7 @@ group by key as well. The log is paged newest first with an opaque cursor.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -159,7 +160,7 @@ def log_view(row: LoggedRequest) -> dict[str, Any]:
     }
 
 
-def _log_cursor(query) -> LogCursor | None:
+def _log_cursor(query: Mapping[str, str]) -> LogCursor | None:
     parts = decode_cursor(query, 2)
     if parts is None:
         return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -47,7 +48,7 @@ async def subject(gw: Gateway, request: web.Request, key: KeyRow) -> AccountRow:
     return await run_store(gw.db.account, name)
 
 
-def time_zone(query: dict) -> ZoneInfo:
+def time_zone(query: Mapping[str, str]) -> ZoneInfo:
     name = query.get("tz", "UTC")
     try:
         return ZoneInfo(name) if name else UTC_ZONE
@@ -57,7 +58,7 @@ def time_zone(query: dict) -> ZoneInfo:
         ) from exc
 
 
-def time_range(query: dict, *, default: str | None) -> TimeRange | None:
+def time_range(query: Mapping[str, str], *, default: str | None) -> TimeRange | None:
     """`period` (24h, 7d) or `start` + `end` (ISO 8601 dates or times, at most 92 days apart); with
     neither, `default`'s period (None: no range)."""
     tz = time_zone(query)
@@ -111,7 +112,7 @@ def _moment(text: str, name: str, tz: ZoneInfo, *, end_of_day: bool) -> datetime
         ) from exc
 
 
-def page_size(query: dict) -> int:
+def page_size(query: Mapping[str, str]) -> int:
     text = query.get("limit")
     if text is None:
         return DEFAULT_PAGE
@@ -127,7 +128,7 @@ def encode_cursor(*parts: str | int) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(query: dict, count: int) -> list[str] | None:
+def decode_cursor(query: Mapping[str, str], count: int) -> list[str] | None:
     """The parts of the `cursor` a previous page gave (None: the first page)."""
     text = query.get("cursor")
     if text is None or text == "":
@@ -152,7 +153,7 @@ def bad_cursor() -> ApiError:
     return bad_request("cursor: not a cursor this route gave; pass next_cursor as it came.", param="cursor")
 
 
-def key_prefix(query: dict) -> str | None:
+def key_prefix(query: Mapping[str, str]) -> str | None:
     prefix = query.get("key_prefix")
     if prefix is not None and (not 1 <= len(prefix) <= 32 or "\x00" in prefix):
         raise bad_request("key_prefix: expected a key's prefix (up to 32 characters).", param="key_prefix")

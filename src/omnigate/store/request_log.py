@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import Engine, and_, case, func, insert, literal_column, or_, select
+from sqlalchemy.engine import Row
 from sqlalchemy.sql.elements import ColumnElement
 
 from omnigate.store import schema
@@ -152,7 +153,7 @@ def _bucket_sql(dialect: str, bucket_s: int) -> str:
     return f"CAST(strftime('%s', request_log.created_at) AS INTEGER) / {bucket_s}"
 
 
-def _logged(r) -> LoggedRequest:
+def _logged(r: Row) -> LoggedRequest:
     values = {name: getattr(r, name) for name in _FIELDS}
     values["created_at"] = aware(r.created_at)
     values["stream"] = bool(r.stream)
