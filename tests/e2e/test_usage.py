@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import httpx
 import openai
 import pytest
 
+from omnigate.store.rows import LoggedRequest
 from tests.e2e.conftest import (
     INPUT_CREDITS_PER_TOKEN,
     OUTPUT_CREDITS_PER_TOKEN,
@@ -163,3 +165,47 @@ async def test_bad_parameters_are_400s_naming_the_field(harness: Harness) -> Non
     for path, params, field in BAD_PARAMETERS:
         response = await _get(harness, path, **params)
         assert (response.status_code, response.json()["error"]["param"]) == (400, field), (path, params)
+
+
+async def test_days_are_local_to_tz_half_hour_offsets_included(harness: Harness) -> None:
+    # Rows placed at known instants around Kolkata's (UTC+5:30) midnights.
+    stamps = [
+        "2026-11-30T18:00",
+        "2026-11-30T18:45",
+        "2026-12-01T18:29",
+        "2026-12-01T18:31",
+        "2026-12-02T18:31",
+    ]
+    harness.db.write_request_log(
+        [
+            LoggedRequest(
+                request_id=f"r{n}",
+                created_at=datetime.fromisoformat(stamp + "Z"),
+                account_id=harness.account_id,
+                key_prefix=harness.key[:12],
+                method="POST",
+                route="/v1/chat/completions",
+                model=PRICED_MODEL,
+                provider="primary",
+                status=200,
+                error_code=None,
+                stream=False,
+                prompt_tokens=1,
+                completion_tokens=1,
+                credits=6,
+                duration_ms=1.0,
+                ttft_ms=None,
+                overhead_ms=0.5,
+            )
+            for n, stamp in enumerate(stamps)
+        ]
+    )
+    # Whole local days: 1 and 2 December in Kolkata, 2026-11-30T18:30Z to 2026-12-02T18:30Z.
+    usage = (
+        await _get(
+            harness, "/v2/usage", start="2026-12-01", end="2026-12-02", tz="Asia/Kolkata", group_by="day"
+        )
+    ).json()
+    assert (usage["start"], usage["end"]) == ("2026-11-30T18:30:00.000000Z", "2026-12-02T18:30:00.000000Z")
+    assert [(r["day"], r["requests"]) for r in usage["data"]] == [("2026-12-01", 2), ("2026-12-02", 1)]
+    assert usage["totals"]["credits"] == 18
