@@ -26,6 +26,7 @@ from omnigate.api import (
     speech,
     tasks,
     transcription,
+    usage,
     vision,
 )
 from omnigate.errors import ApiError, render_error
@@ -78,6 +79,16 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("PATCH", "/keys/{prefix}", keys.update),
     ("DELETE", "/keys/{prefix}", keys.delete),
     ("GET", "/key", keys.own),
+]
+
+
+# The service's /v2 routes keep their prefix (no /v1 copy): usage, the request log, billing.
+V2_ROUTES: list[tuple[str, str, Handler]] = [
+    ("GET", "/v2/usage", usage.usage),
+    ("GET", "/v2/usage/detail", usage.usage_detail),
+    ("GET", "/v2/logs", usage.logs),
+    ("GET", "/v2/billing", billing.billing),
+    ("GET", "/v2/billing/transactions", billing.transactions),
 ]
 
 
@@ -157,6 +168,7 @@ def create_app(gateway: Gateway) -> web.Application:
     app[GATEWAY] = gateway
     app.router.add_get("/models", models.list_models)
     app.router.add_get("/v1/models", models.list_models_openai)
+    app.router.add_get("/models/metrics", models.model_metrics)
     app.router.add_get("/openapi.json", openapi.openapi_json)
     app.router.add_get("/files/{name}", _serve_file)
     # The service has these without /v1 only.
@@ -166,6 +178,8 @@ def create_app(gateway: Gateway) -> web.Application:
     for path, create, poll in TASK_ROUTES:
         app.router.add_post(path, create)
         app.router.add_get(path, poll)
+    for method, path, handler in V2_ROUTES:
+        app.router.add_route(method, path, handler)
     for method, path, handler in ROUTES:
         app.router.add_route(method, "/v1" + path, handler)
         app.router.add_route(method, path, handler)

@@ -30,7 +30,9 @@ from omnigate.settings import LOCAL_PROVIDER, RouteSettings, Settings, megabytes
 from omnigate.store.db import Database
 from omnigate.sync import StateSync
 from omnigate.tasks.runner import TaskRunner
+from omnigate.telemetry.model_metrics import ModelMetrics
 from omnigate.telemetry.record import Observer
+from omnigate.telemetry.request_log import RequestLogWriter
 
 if TYPE_CHECKING:
     from omnigate.http.s3 import S3Store
@@ -52,6 +54,8 @@ class Gateway:
     fetcher: Fetcher  # URLs fetched for clients (audio to transcribe, ...)
     files: FileStore | S3Store  # files the gateway keeps (generated audio, videos) for clients
     runner: TaskRunner = field(init=False)  # moves asynchronous generations (tasks/runner.py)
+    request_log: RequestLogWriter = field(init=False)  # one row per request (telemetry/request_log.py)
+    model_metrics: ModelMetrics = field(init=False)  # GET /models/metrics, read from the request log
     # Each finished request's record goes to these (telemetry/record.py): metrics, request logs.
     observers: list[Observer] = field(default_factory=list)
     _tariffs: dict[str, Tariff | None] = field(default_factory=dict)
@@ -114,6 +118,13 @@ class Gateway:
         files = file_store(settings)
         gateway = cls(settings, catalog, db, book, keys, sync, providers, local, router, fetcher, files)
         gateway.runner = TaskRunner(gateway, owner=origin)
+        logged = settings.request_log
+        gateway.request_log = RequestLogWriter(
+            db, flush_interval_s=logged.flush_interval_s, max_pending=logged.max_pending
+        )
+        if logged.enabled:
+            gateway.observers.append(gateway.request_log)
+        gateway.model_metrics = ModelMetrics(db, window_s=logged.metrics_window_s)
         gateway.warn_unpriced()
         return gateway
 
@@ -125,11 +136,13 @@ class Gateway:
             await provider.start()
         await self.book.start()
         await self.sync.start()
+        await self.request_log.start()
         if self.settings.tasks.run if run_tasks is None else run_tasks:
             await self.runner.start()
 
     async def stop(self) -> None:
         await self.runner.stop()
+        await self.request_log.stop()
         await self.sync.stop()
         await self.book.close()
         for provider in self.providers.values():

@@ -2,8 +2,8 @@
 
 Precedence (later wins): built-in defaults < config file < environment. The config file is the
 `--config` option, else `$OMNIGATE_CONFIG`, else none. Scalar keys of the `[server]`, `[database]`,
-`[routing]`, `[billing]`, `[redis]`, `[engines]`, `[storage]` and `[tasks]` tables can be overridden as
-`OMNIGATE_<TABLE>_<KEY>` (for example `OMNIGATE_DATABASE_URL`, `OMNIGATE_REDIS_URL`,
+`[routing]`, `[billing]`, `[redis]`, `[engines]`, `[storage]`, `[tasks]` and `[request_log]` tables
+can be overridden as `OMNIGATE_<TABLE>_<KEY>` (for example `OMNIGATE_DATABASE_URL`, `OMNIGATE_REDIS_URL`,
 `OMNIGATE_SERVER_PORT`); `OMNIGATE_DATA_DIR` moves the data folder.
 """
 
@@ -89,6 +89,20 @@ class TaskSettings:
     max_age_s: float = 86400.0
     # How long a finished task (and its result) can be polled, as the service keeps STT results.
     keep_s: float = 3600.0
+
+
+@dataclass(slots=True)
+class RequestLogSettings:
+    """[request_log]: one row per request a key made (GET /v2/logs, /v2/usage, /models/metrics)."""
+
+    enabled: bool = True
+    # Rows are written in batches this often, off the request path.
+    flush_interval_s: float = 1.0
+    # Rows waiting for the database at most; beyond it (the database is away) new rows are dropped
+    # and counted rather than held in memory without bound.
+    max_pending: int = 10_000
+    # /models/metrics measures the requests of this last stretch of time.
+    metrics_window_s: float = 86_400.0
 
 
 @dataclass(slots=True)
@@ -229,6 +243,7 @@ class Settings:
     engines: EngineSettings = field(default_factory=EngineSettings)
     storage: StorageSettings = field(default_factory=StorageSettings)
     tasks: TaskSettings = field(default_factory=TaskSettings)
+    request_log: RequestLogSettings = field(default_factory=RequestLogSettings)
     local_models: list[LocalModelSettings] = field(default_factory=list)
     providers: dict[str, ProviderSettings] = field(default_factory=dict)
     routes: list[RouteSettings] = field(default_factory=list)
@@ -240,7 +255,17 @@ class Settings:
 
 
 UNPRICED_CHOICES = ("refuse", "free")
-_SCALAR_TABLES = ("server", "database", "redis", "routing", "billing", "engines", "storage", "tasks")
+_SCALAR_TABLES = (
+    "server",
+    "database",
+    "redis",
+    "routing",
+    "billing",
+    "engines",
+    "storage",
+    "tasks",
+    "request_log",
+)
 # The provider name under which the built-in engines serve; config cannot redefine it.
 LOCAL_PROVIDER = "local"
 
@@ -270,6 +295,7 @@ def load_settings(config_path: str | Path | None = None) -> Settings:
         )
     _check_storage(settings.storage)
     _check_tasks(settings.tasks)
+    _check_request_log(settings.request_log)
     settings.providers = _providers(raw.get("providers", {}))
     settings.local_models = [_local_model(i, m) for i, m in enumerate(raw.get("local_models", []))]
     known = {*settings.providers, LOCAL_PROVIDER}
@@ -301,6 +327,15 @@ def _check_tasks(tasks: TaskSettings) -> None:
         raise ConfigError("[tasks] concurrency must be at least 1")
     if tasks.lease_s < 1:
         raise ConfigError("[tasks] lease_s must be at least 1 second")
+
+
+def _check_request_log(request_log: RequestLogSettings) -> None:
+    if request_log.flush_interval_s <= 0:
+        raise ConfigError("[request_log] flush_interval_s must be above 0")
+    if request_log.max_pending < 1:
+        raise ConfigError("[request_log] max_pending must be at least 1")
+    if request_log.metrics_window_s <= 0:
+        raise ConfigError("[request_log] metrics_window_s must be above 0")
 
 
 def _apply_table(target: Any, table: str, values: dict[str, Any]) -> None:

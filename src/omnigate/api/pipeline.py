@@ -93,8 +93,12 @@ async def admit(
 ) -> Call:
     """`begin` for a call that no HTTP request carries (a batch's entry, an assistant's run, both
     run by the task runner): the same checks, the same hold, the same settlement later."""
+    if record is not None:  # the key's owner sees its refused requests in its log too
+        record.account_id, record.key_prefix = key.account_id, key.prefix
     require_scope(key, family.endpoint)
     model = resolve_model(gw.catalog, body, accepted=family.accepted, endpoint=family.endpoint)
+    if record is not None:
+        record.model = model.id
     if check is not None:
         check(model, body)
     validate_with(model, body)
@@ -106,8 +110,6 @@ async def admit(
         worst_case = max(
             [worst_case, *(d.backend.reserve_credits for d in plan if d.backend.markup is not None)]
         )
-    if record is not None:
-        record.account_id, record.key_prefix, record.model = key.account_id, key.prefix, model.id
     reservation = await hold(gw.book, key, worst_case)
     return Call(
         gw=gw,

@@ -22,6 +22,7 @@ from omnigate.catalog.loader import Catalog
 from omnigate.gateway import GATEWAY
 from omnigate.http.openapi_requests import Schema, ref
 from omnigate.http.openapi_schemas import COMPONENTS
+from omnigate.http.openapi_usage import USAGE_ROUTES
 from omnigate.routing.router import Router
 
 Auth = Literal["none", "key", "admin", "anthropic"]
@@ -294,6 +295,15 @@ def _task_operations() -> dict[tuple[str, str], Operation]:
 
 
 OPERATIONS.update(_task_operations())
+OPERATIONS.update(
+    {
+        ("GET", path): Operation(summary, "usage", "key", answer, errors=(400, 403, 404), parameters=params)
+        for path, summary, answer, params in USAGE_ROUTES
+    }
+)
+OPERATIONS[("GET", "/models/metrics")] = Operation(
+    "Latency and speed per model, measured by this gateway", "models", "none", "ModelMetrics"
+)
 
 _SECURITY: dict[Auth, list[dict[str, list[str]]]] = {
     "none": [],

@@ -7,6 +7,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -17,7 +18,7 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # The longest request id kept: X-Client-Request-Id allows 1-128 characters.
 REQUEST_ID_MAX = 128
 
@@ -169,4 +170,37 @@ task_inputs = Table(
     Column("filename", String(300), nullable=False),
     Column("content_type", String(200), nullable=False),
     Column("data", LargeBinary, nullable=False),
+)
+
+# One row per request that a key made, failures included (telemetry/request_log.py writes them in
+# batches): what GET /v2/logs pages through, /v2/usage sums and /models/metrics measures.
+# No foreign key: rows are written in bulk off the hot path and only ever read by account.
+request_log = Table(
+    "request_log",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("request_id", String(REQUEST_ID_MAX), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),  # when the request arrived
+    Column("account_id", IdType, nullable=False),
+    Column("key_prefix", String(32), nullable=False),
+    Column("method", String(8), nullable=False),
+    Column("route", String(200), nullable=False),
+    Column("model", String(200)),
+    Column("provider", String(100)),
+    Column("status", Integer, nullable=False),
+    Column("error_code", String(64)),
+    Column("stream", Boolean, nullable=False),
+    Column("prompt_tokens", Integer, nullable=False),
+    Column("completion_tokens", Integer, nullable=False),
+    Column("credits", BigInteger, nullable=False),
+    Column("duration_ms", Float, nullable=False),
+    Column("ttft_ms", Float),
+    Column("overhead_ms", Float, nullable=False),
+    # Pages newest first by (created_at, id), per account or per key; sums over a time range.
+    # A key is always read within its account: with both equalities its index is the planner's
+    # sure choice, even for a rare key in a busy account.
+    Index("ix_request_log_account", "account_id", "created_at", "id"),
+    Index("ix_request_log_key", "account_id", "key_prefix", "created_at", "id"),
+    # /models/metrics: the recent rows of every account.
+    Index("ix_request_log_time", "created_at"),
 )
