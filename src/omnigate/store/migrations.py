@@ -66,4 +66,10 @@ def _v3(conn: Connection) -> None:
     schema.task_inputs.create(conn, checkfirst=True)
 
 
-STEPS: dict[int, Callable[[Connection], None]] = {2: _v2, 3: _v3}
+def _v5(conn: Connection) -> None:
+    """Message batches and their requests (v4 is another release's step)."""
+    schema.batches.create(conn, checkfirst=True)
+    schema.batch_entries.create(conn, checkfirst=True)
+
+
+STEPS: dict[int, Callable[[Connection], None]] = {2: _v2, 3: _v3, 5: _v5}
