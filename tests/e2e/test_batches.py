@@ -3,11 +3,18 @@ every chat model, the money each request moves; on SQLite and on PostgreSQL + Re
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
+
 import aiohttp
 import orjson
 import pytest
 
+from omnigate.api.batch_entry import run_entry
 from omnigate.store.batches import charge_entry_id
+from omnigate.store.keys import visible_prefix
+from omnigate.store.rows import LedgerEntry
+from omnigate.store.timestamps import now
 from tests.e2e.conftest import (
     INPUT_CREDITS_PER_TOKEN,
     OUTPUT_CREDITS_PER_TOKEN,
@@ -215,3 +222,59 @@ async def test_limits_on_requests_and_size(harness: Harness) -> None:
     assert status == 413 and orjson.loads(raw)["error"]["param"] == "requests"
     status, _, raw = await call(harness, "GET", "/v1/batches")
     assert status == 400 and orjson.loads(raw)["error"]["param"] == "batch_id"
+
+
+async def test_a_request_answered_before_its_runner_died_is_charged_once_and_not_run_again(
+    harness: Harness,
+) -> None:
+    """What a runner that takes over finds: a request answered and kept, whose charge never
+    reached the ledger (charged now, once), and one whose charge did (only ended)."""
+    db = harness.db
+    db.insert_batch(
+        batch_id="msgbatch_leftover",
+        account_id=harness.account_id,
+        key_prefix=visible_prefix(harness.key),
+        request_id="req-left",
+        expires_at=now() + timedelta(hours=1),
+        requests=[("lost", "{}"), ("replayed", "{}")],
+    )
+    lost, replayed = db.claim_batch_entries("dead", limit=2, lease_s=0.05, settle_after_s=60)
+    for entry, cost in ((lost, 100), (replayed, 50)):
+        assert db.entry_answered(
+            entry,
+            "dead",
+            result='{"type":"succeeded"}',
+            cost=cost,
+            model=PRICED_MODEL,
+            prompt_tokens=1,
+            completion_tokens=1,
+        )
+    await asyncio.sleep(0.1)  # the dead runner's leases run out
+
+    taken = {e.custom_id: e for e in db.claim_batch_entries("next", limit=2, lease_s=60, settle_after_s=0)}
+    await run_entry(harness.gateway, taken["lost"], "next")
+    await harness.flush()
+    assert db.ledger_amount(charge_entry_id("msgbatch_leftover", 0)) == -100
+    _, _, body = await call(harness, "GET", "/v1/billing/balance")
+    assert orjson.loads(body)["balance"] == STARTING_CREDITS - 100 == db.account(harness.account_id).balance
+
+    # The other one's charge reached the ledger (the dead process's outbox, replayed).
+    db.write_ledger(
+        [
+            LedgerEntry(
+                entry_id=charge_entry_id("msgbatch_leftover", 1),
+                account_id=harness.account_id,
+                amount=-50,
+                kind="charge",
+            )
+        ],
+        origin="dead",
+    )
+    await run_entry(harness.gateway, taken["replayed"], "next")
+    assert db.ledger_amount(charge_entry_id("msgbatch_leftover", 1)) == -50
+    assert (
+        db.account(harness.account_id).balance == STARTING_CREDITS - 150 == db.ledger_sum(harness.account_id)
+    )
+    batch = db.batch("msgbatch_leftover")
+    assert batch.status == "ended" and batch.counts == {"succeeded": 2}
+    assert harness.upstream.requests == []  # neither ran again
