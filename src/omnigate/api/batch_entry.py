@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 
 import orjson
 
@@ -114,7 +113,7 @@ async def _charge_left_over(gw: Gateway, entry: EntryRow, owner: str) -> None:
     if await asyncio.to_thread(gw.db.ledger_amount, entry.entry_id) is not None:
         await asyncio.to_thread(gw.db.end_entry, entry, owner, status="succeeded")
         return
-    cost = max(0, math.ceil(entry.cost or 0))
+    cost = max(0, entry.cost or 0)
     charge = LedgerEntry(
         entry_id=entry.entry_id,
         account_id=entry.account_id,

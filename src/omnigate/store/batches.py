@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, exists, func, insert, or_, select, tuple_, update
 from sqlalchemy.engine import Connection, Row
+from sqlalchemy.sql.elements import ColumnElement
 
 from omnigate.store import schema
 from omnigate.store.ledger import LedgerStore
@@ -347,12 +348,12 @@ class BatchStore(LedgerStore):
         return ended
 
 
-def _this(batch_id: str, idx: int):
+def _this(batch_id: str, idx: int) -> ColumnElement[bool]:
     e = schema.batch_entries
     return and_(e.c.batch_id == batch_id, e.c.idx == idx)
 
 
-def _lease_free(stamp: datetime):
+def _lease_free(stamp: datetime) -> ColumnElement[bool]:
     e = schema.batch_entries
     return or_(e.c.lease_until.is_(None), e.c.lease_until < stamp)
 
