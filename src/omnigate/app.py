@@ -13,6 +13,7 @@ from aiohttp import web
 
 from omnigate.api import (
     admin,
+    batches,
     billing,
     chat,
     documents,
@@ -59,6 +60,10 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/stt/create", tasks.create_stt),
     ("GET", "/stt/{generation_id}", tasks.poll_stt),
     ("POST", "/messages", messages.messages),
+    ("POST", "/batches", batches.create_batch),
+    ("GET", "/batches", batches.results),
+    ("GET", "/batches/{batch_id}", batches.retrieve),
+    ("POST", "/batches/cancel/{batch_id}", batches.cancel),
     ("POST", "/responses", responses.create_response),
     ("GET", "/responses/{response_id}", responses.get_response),
     ("DELETE", "/responses/{response_id}", responses.delete_response),

@@ -106,6 +106,19 @@ class RequestLogSettings:
 
 
 @dataclass(slots=True)
+class BatchSettings:
+    """Message batches (POST /v1/batches): run by the task runner, one chat call per request."""
+
+    # Requests of batches one runner works on at once (each is one chat call).
+    concurrency: int = 4
+    # The most requests one batch may hold, and the largest create body (MiB).
+    max_requests: int = 10_000
+    max_body_mb: float = 32.0
+    # A batch whose requests are not all done by then ends, the rest `expired` (never charged).
+    expires_s: float = 86400.0
+
+
+@dataclass(slots=True)
 class DatabaseSettings:
     url: str = ""  # empty: SQLite under the data folder
 
@@ -244,6 +257,7 @@ class Settings:
     storage: StorageSettings = field(default_factory=StorageSettings)
     tasks: TaskSettings = field(default_factory=TaskSettings)
     request_log: RequestLogSettings = field(default_factory=RequestLogSettings)
+    batches: BatchSettings = field(default_factory=BatchSettings)
     local_models: list[LocalModelSettings] = field(default_factory=list)
     providers: dict[str, ProviderSettings] = field(default_factory=dict)
     routes: list[RouteSettings] = field(default_factory=list)
@@ -265,6 +279,7 @@ _SCALAR_TABLES = (
     "storage",
     "tasks",
     "request_log",
+    "batches",
 )
 # The provider name under which the built-in engines serve; config cannot redefine it.
 LOCAL_PROVIDER = "local"
@@ -296,6 +311,7 @@ def load_settings(config_path: str | Path | None = None) -> Settings:
     _check_storage(settings.storage)
     _check_tasks(settings.tasks)
     _check_request_log(settings.request_log)
+    _check_batches(settings.batches)
     settings.providers = _providers(raw.get("providers", {}))
     settings.local_models = [_local_model(i, m) for i, m in enumerate(raw.get("local_models", []))]
     known = {*settings.providers, LOCAL_PROVIDER}
@@ -336,6 +352,15 @@ def _check_request_log(request_log: RequestLogSettings) -> None:
         raise ConfigError("[request_log] max_pending must be at least 1")
     if request_log.metrics_window_s <= 0:
         raise ConfigError("[request_log] metrics_window_s must be above 0")
+
+
+def _check_batches(batches: BatchSettings) -> None:
+    for name in ("concurrency", "max_requests"):
+        if getattr(batches, name) < 1:
+            raise ConfigError(f"[batches] {name} must be at least 1")
+    for name in ("max_body_mb", "expires_s"):
+        if getattr(batches, name) <= 0:
+            raise ConfigError(f"[batches] {name} must be positive")
 
 
 def _apply_table(target: Any, table: str, values: dict[str, Any]) -> None:

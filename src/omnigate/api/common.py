@@ -1,9 +1,15 @@
-"""Request parsing shared by the endpoint families: JSON bodies and model resolution."""
+"""Request parsing shared by the endpoint families: JSON bodies and model resolution; and the
+database calls of handlers that need one."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
 import orjson
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 
 from omnigate.catalog.loader import Catalog, Model
 from omnigate.catalog.rules import RuleViolation
@@ -89,3 +95,13 @@ def _kind(value: object) -> str:
     if isinstance(value, dict):
         return "object"
     return type(value).__name__
+
+
+async def in_db(method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """A database call off the event loop; a database that does not answer is a 503."""
+    try:
+        return await asyncio.to_thread(method, *args, **kwargs)
+    except SQLAlchemyError as exc:
+        raise ApiError(
+            503, "Service unavailable: the database did not answer; try again.", code="database_unavailable"
+        ) from exc

@@ -61,6 +61,8 @@ class Operation:
     parameters: tuple[Schema, ...] = ()  # beyond the path's own
     form: bool = False  # the body is multipart/form-data (files), not JSON
     answer_type: str = "application/json"  # audio routes answer audio
+    # Other bodies the same status may carry: (content type, component schema).
+    also: tuple[tuple[str, str], ...] = ()
 
 
 def _optional(where: str, name: str, schema: Schema) -> Schema:
@@ -118,6 +120,33 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             _optional("query", "order", {"type": "string", "enum": ["asc", "desc"], "default": "desc"}),
             _optional("query", "after", {"type": "string"}),
         ),
+    ),
+    ("POST", "/v1/batches"): Operation(
+        "Create a message batch (Anthropic Messages requests, any chat model)",
+        "batches",
+        "key",
+        "MessageBatch",
+        "BatchRequest",
+        errors=(400, 403, 413, 503),
+    ),
+    ("GET", "/v1/batches"): Operation(
+        "A message batch while it runs; its results (JSONL, one MessageBatchResult a line) once ended",
+        "batches",
+        "key",
+        "MessageBatch",
+        errors=STORED_ERRORS,
+        parameters=({"name": "batch_id", "in": "query", "required": True, "schema": {"type": "string"}},),
+        also=(("application/jsonl", "MessageBatchResult"),),
+    ),
+    ("GET", "/v1/batches/{batch_id}"): Operation(
+        "A message batch", "batches", "key", "MessageBatch", errors=STORED_ERRORS
+    ),
+    ("POST", "/v1/batches/cancel/{batch_id}"): Operation(
+        "Cancel a message batch (400 once it has ended)",
+        "batches",
+        "key",
+        "MessageBatch",
+        errors=STORED_ERRORS,
     ),
     ("GET", "/v1/billing/balance"): Operation("The key's account balance", "billing", "key", "Balance"),
     ("GET", "/v1/admin/accounts"): Operation("Accounts", "admin", "admin", "List"),
@@ -354,6 +383,8 @@ def _operation(method: str, path: str, op: Operation) -> dict[str, Any]:
     answer: dict[str, Any] = {op.answer_type: {"schema": ref(op.answer)}}
     if op.streams:
         answer["text/event-stream"] = {"schema": ref("EventStream")}
+    for content_type, schema in op.also:
+        answer[content_type] = {"schema": ref(schema)}
     responses: dict[str, Any] = {str(op.status): {"description": op.summary, "content": answer}}
     for status in sorted({*_KEY_ERRORS[op.auth], *op.errors}):
         responses[str(status)] = {

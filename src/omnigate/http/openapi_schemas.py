@@ -6,6 +6,7 @@ openapi_requests.py).
 from __future__ import annotations
 
 from omnigate.api.keys import RETENTIONS
+from omnigate.http.openapi_batches import BATCH_COMPONENTS
 from omnigate.http.openapi_media import MEDIA_COMPONENTS
 from omnigate.http.openapi_requests import (
     CHAT_REQUEST,
@@ -159,6 +160,7 @@ ANTHROPIC_ERROR = obj(
 COMPONENTS: dict[str, Schema] = {
     **MEDIA_COMPONENTS,
     **USAGE_COMPONENTS,
+    **BATCH_COMPONENTS,
     "Error": ERROR,
     "AnthropicError": ANTHROPIC_ERROR,
     "ChatCompletionRequest": CHAT_REQUEST,

@@ -71,4 +71,10 @@ def _v4(conn: Connection) -> None:
     schema.request_log.create(conn, checkfirst=True)
 
 
-STEPS: dict[int, Callable[[Connection], None]] = {2: _v2, 3: _v3, 4: _v4}
+def _v5(conn: Connection) -> None:
+    """Message batches and their requests."""
+    schema.batches.create(conn, checkfirst=True)
+    schema.batch_entries.create(conn, checkfirst=True)
+
+
+STEPS: dict[int, Callable[[Connection], None]] = {2: _v2, 3: _v3, 4: _v4, 5: _v5}

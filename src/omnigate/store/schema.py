@@ -18,7 +18,7 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # The longest request id kept: X-Client-Request-Id allows 1-128 characters.
 REQUEST_ID_MAX = 128
 
@@ -203,4 +203,47 @@ request_log = Table(
     Index("ix_request_log_key", "account_id", "key_prefix", "created_at", "id"),
     # /models/metrics: the recent rows of every account.
     Index("ix_request_log_time", "created_at"),
+)
+
+# Message batches (POST /v1/batches): one row per batch, one per request in it. The task runner
+# runs the requests (tasks/batches.py), taking a lease on each as on a task.
+batches = Table(
+    "batches",
+    metadata,
+    Column("id", String(64), primary_key=True),  # msgbatch_...
+    Column("account_id", IdType, ForeignKey("accounts.id"), nullable=False),
+    Column("key_prefix", String(32), nullable=False),  # the key its requests are charged through
+    Column("request_id", String(REQUEST_ID_MAX), nullable=False),  # the create request's
+    Column("status", String(16), nullable=False),  # in_progress | canceling | ended
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("cancel_initiated_at", DateTime(timezone=True)),
+    Column("ended_at", DateTime(timezone=True)),
+    Index("ix_batches_account", "account_id", "created_at"),
+    Index("ix_batches_status", "status", "expires_at"),
+)
+
+batch_entries = Table(
+    "batch_entries",
+    metadata,
+    Column("batch_id", String(64), ForeignKey("batches.id", ondelete="CASCADE"), primary_key=True),
+    Column("idx", Integer, primary_key=True),  # its place in the create body's `requests`
+    Column("custom_id", String(64), nullable=False),
+    Column("params", Text, nullable=False),  # the Messages request as sent (JSON)
+    # queued -> answered (result kept, charge on its way) -> succeeded; or errored, canceled,
+    # expired. Only succeeded requests are charged, each with the ledger entry id
+    # `batch:<batch id>:<idx>`.
+    Column("status", String(16), nullable=False),
+    Column("result", Text),  # the JSONL line's `result` (JSON), once answered or ended
+    # What an answered request costs, to charge it from here should its runner stop before it did.
+    Column("cost", BigInteger),
+    Column("model", String(200)),
+    Column("prompt_tokens", Integer),
+    Column("completion_tokens", Integer),
+    Column("next_run_at", DateTime(timezone=True), nullable=False),
+    Column("lease_owner", String(64)),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_batch_entries_due", "status", "next_run_at"),
 )
