@@ -114,7 +114,7 @@ def test_a_v3_database_gains_the_batch_tables(url: str) -> None:
         conn.execute(delete(schema.schema_version))
         conn.execute(schema.schema_version.insert().values(version=3, applied_at=now()))
     assert not inspect(db.engine).has_table("batches")
-    assert db.upgrade() == 5
+    assert db.upgrade() == schema.SCHEMA_VERSION
     assert {"batches", "batch_entries"} <= set(inspect(db.engine).get_table_names())
     new_batch(db, funded(db))
     db.close()
