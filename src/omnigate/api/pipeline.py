@@ -28,6 +28,7 @@ from omnigate.http.scopes import require_scope
 from omnigate.routing.attempts import attempt
 from omnigate.routing.router import Deployment
 from omnigate.store.rows import KeyRow
+from omnigate.telemetry.logs import prompt_of
 from omnigate.telemetry.record import RequestRecord, current
 
 T = TypeVar("T")
@@ -108,6 +109,8 @@ async def admit(
         )
     if record is not None:
         record.account_id, record.key_prefix, record.model = key.account_id, key.prefix, model.id
+        if gw.settings.server.log_prompts:
+            record.prompt = prompt_of(body)
     reservation = await hold(gw.book, key, worst_case)
     return Call(
         gw=gw,
@@ -166,6 +169,8 @@ class Call:
 
     async def attempt(self, send_one: Callable[[Deployment], Awaitable[T]]) -> T:
         """The answer of the first deployment of the plan that gives one."""
+        if self.gw.tracing is not None:
+            send_one = self.gw.tracing.attempts(send_one, self.model, self.body, self.request_id)
         answered = await attempt(
             self.plan,
             send_one,

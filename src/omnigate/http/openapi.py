@@ -60,6 +60,8 @@ class Operation:
     parameters: tuple[Schema, ...] = ()  # beyond the path's own
     form: bool = False  # the body is multipart/form-data (files), not JSON
     answer_type: str = "application/json"  # audio routes answer audio
+    # Other statuses answered with the success body's schema (a readiness check's 503).
+    same_body: tuple[int, ...] = ()
 
 
 def _optional(where: str, name: str, schema: Schema) -> Schema:
@@ -68,6 +70,17 @@ def _optional(where: str, name: str, schema: Schema) -> Schema:
 
 OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", "/openapi.json"): Operation("This document", "meta", "none", "OpenAPI"),
+    ("GET", "/health"): Operation("The process is alive (liveness)", "operations", "none", "Health"),
+    ("GET", "/ready"): Operation(
+        "Database, Redis (when configured) and routes are ready; 503 names what is not",
+        "operations",
+        "none",
+        "Readiness",
+        same_body=(503,),
+    ),
+    ("GET", "/metrics"): Operation(
+        "Prometheus metrics of every worker", "operations", "none", "MetricsText", answer_type="text/plain"
+    ),
     ("GET", "/models"): Operation("Models, in the service's own shape", "models", "none", "ModelList"),
     ("GET", "/v1/models"): Operation("Models, also as OpenAI Model objects", "models", "none", "ModelList"),
     ("POST", "/v1/chat/completions"): Operation(
@@ -345,6 +358,8 @@ def _operation(method: str, path: str, op: Operation) -> dict[str, Any]:
     if op.streams:
         answer["text/event-stream"] = {"schema": ref("EventStream")}
     responses: dict[str, Any] = {str(op.status): {"description": op.summary, "content": answer}}
+    for status in op.same_body:
+        responses[str(status)] = {"description": op.summary, "content": answer}
     for status in sorted({*_KEY_ERRORS[op.auth], *op.errors}):
         responses[str(status)] = {
             "description": "Error",
