@@ -40,7 +40,12 @@ class Cors:
             return await handler(request)  # no such route (404), or one that takes OPTIONS itself
         origin = request.headers.get("Origin", "")
         if not self.allows(origin):
-            raise ApiError(403, f"The origin {origin!r} may not call this gateway from a browser.")
+            raise ApiError(
+                403,
+                f"The origin {origin!r} may not call this gateway from a browser "
+                "(the operator lists allowed origins in [server] cors_origins).",
+                code="origin_not_allowed",
+            )
         methods = ", ".join(sorted(failure.allowed_methods))  # type: ignore[attr-defined]
         headers = {
             "Access-Control-Allow-Methods": methods,

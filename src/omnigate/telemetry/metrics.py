@@ -265,6 +265,7 @@ class Metrics:
             self._sampler.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sampler
+        self.flush()  # a worker's last counts still reach the folder the others are added up from
 
     async def _sample_loop(self) -> None:
         while True:
