@@ -209,6 +209,12 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
                 "--workers needs a credit book the workers share: set [redis] url (or OMNIGATE_REDIS_URL)"
             )
         return _supervise(settings, args)
+    if args.listen_fd is None and settings.telemetry.metrics and os.environ.get(MULTIPROC_ENV):
+        # One process in multiprocess mode (the operator set the folder): a previous run's
+        # figures must not count, as the supervisor sees to with several workers.
+        from omnigate.telemetry.metrics import clean_multiprocess_dir
+
+        clean_multiprocess_dir(os.environ[MULTIPROC_ENV])
     _use_uvloop()
     app = create_app(Gateway.build(settings))
     # The catalogue and config are built once and live as long as the process: keep them out of
@@ -299,7 +305,6 @@ def _metrics_env(settings: Settings) -> tuple[dict[str, str], str | None]:
     folder = env.get(MULTIPROC_ENV)
     own = None
     if folder:
-        os.makedirs(folder, exist_ok=True)
         clean_multiprocess_dir(folder)
     else:
         folder = own = tempfile.mkdtemp(prefix="omnigate-metrics-")

@@ -80,6 +80,49 @@ async def test_metrics_add_up_every_workers_requests(tmp_path: Path) -> None:
             client_redis.delete(k)
 
 
+@pytest.mark.skipif(redis_missing() is not None, reason="Redis is not reachable")
+@pytest.mark.parametrize("workers", [1, 2])
+async def test_a_restart_counts_from_zero_in_the_operators_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    """$PROMETHEUS_MULTIPROC_DIR set by the operator: each start empties it of the last run's figures."""
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "metrics"))
+    upstream = FakeOpenAIUpstream()
+    await upstream.start()
+    prefix = f"test-{uuid.uuid4().hex[:8]}:"
+    config = tmp_path / "omnigate.toml"
+    write_config(
+        config,
+        data_dir=tmp_path / "data",
+        upstream_url=upstream.base_url,
+        redis_url=REDIS_URL,
+        redis_prefix=prefix,
+    )
+    _, _, key = funded_account(f"sqlite:///{tmp_path / 'data' / 'omnigate.db'}", 10_000_000)
+    try:
+        for run, sent in enumerate((3, 2)):
+            server = await start_server(config, workers=workers, log_name=f"serve-{run}.log")
+            try:
+                async with openai.AsyncOpenAI(
+                    base_url=f"{server.url}/v1", api_key=key, max_retries=0
+                ) as client:
+                    for _ in range(sent):
+                        await client.chat.completions.create(**CHAT)
+
+                async def scraped(url: str = server.url) -> float:
+                    async with httpx.AsyncClient() as http:
+                        return chat_requests((await http.get(url + "/metrics")).text)
+
+                await eventually(lambda sent=sent: _equals(scraped(), sent), timeout=10)
+            finally:
+                server.stop()
+    finally:
+        await upstream.stop()
+        client_redis = redis.Redis.from_url(REDIS_URL)
+        for k in client_redis.scan_iter(f"{prefix}*"):
+            client_redis.delete(k)
+
+
 async def _serve_with_json_logs(tmp_path: Path, server_table: str) -> tuple[str, str, list[str]]:
     """Serve with JSON logs; send one paid chat completion and one with a wrong key. Returns the
     key, the paid answer's request id, and the log's lines once the server has stopped."""

@@ -309,7 +309,8 @@ class _TaskBacklog(Collector):
 
 
 def clean_multiprocess_dir(folder: str) -> None:
-    """Remove the figures a previous run left (the supervisor calls this before it starts workers)."""
+    """Make the folder, or remove the figures a previous run left in it (before any worker starts)."""
+    os.makedirs(folder, exist_ok=True)
     for name in os.listdir(folder):
         if name.endswith(".db"):
             with contextlib.suppress(FileNotFoundError):
