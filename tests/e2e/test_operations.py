@@ -100,7 +100,14 @@ async def test_metrics_count_known_traffic_exactly(harness: Harness) -> None:
     assert value(samples, "omnigate_upstream_consecutive_failures", deployment=PRIMARY) == 1
     assert value(samples, "omnigate_upstream_up", deployment="backup:gpt-4o") == 1
 
-    # Labels stay bounded: no key, no request id.
+    # Labels stay bounded: no key, no request id, no path or method a client made up.
+    async with httpx.AsyncClient() as http:
+        for n, method in enumerate(("PROPFIND", "MKCOL", "SEARCH")):
+            await http.request(method, f"{harness.root_url}/made/up/{n}")
+    body, samples = await scrape(harness)
+    assert "/made/up" not in body and "PROPFIND" not in body
+    made_up = {"route": "unmatched", "method": "other", "model": "", "provider": "", "status": "4xx"}
+    assert value(samples, "omnigate_requests_total", **made_up) == 3
     assert harness.key not in body and harness.key[:12] not in body
     assert answers[0].headers["x-request-id"] not in body
 

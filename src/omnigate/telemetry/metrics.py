@@ -56,6 +56,7 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 
 # What the gateway itself adds is well under a millisecond when all is well.
 OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5)
 TTFT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
 STATUS_CLASSES = {1: "1xx", 2: "2xx", 3: "3xx", 4: "4xx", 5: "5xx"}
 
 
@@ -209,7 +210,9 @@ class Metrics:
 
     # -- the hot path ------------------------------------------------------------------------
     def observe(self, record: RequestRecord) -> None:
-        key = (record.route, record.method, record.model or "", record.provider or "", record.status)
+        # A client may send any method token: those no route serves are one label, not many.
+        method = record.method if record.method in METHODS else "other"
+        key = (record.route, method, record.model or "", record.provider or "", record.status)
         series = self._series.get(key)
         if series is None:
             series = self._series[key] = self._new_series(key)
