@@ -210,7 +210,7 @@ class Metrics:
 
     # -- the hot path ------------------------------------------------------------------------
     def observe(self, record: RequestRecord) -> None:
-        # A client may send any method token: those no route serves are one label, not many.
+        # A client may send any method token aiohttp parses (PROPFIND, ...): the rest are one label.
         method = record.method if record.method in METHODS else "other"
         key = (record.route, method, record.model or "", record.provider or "", record.status)
         series = self._series.get(key)
