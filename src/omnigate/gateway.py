@@ -128,6 +128,9 @@ class Gateway:
             gateway.observers.append(AccessLog(log_prompts=settings.server.log_prompts))
         kinds = {name: spec.kind for name, spec in settings.providers.items()}
         gateway.tracing = Tracing.from_settings(settings.telemetry, {**kinds, LOCAL_PROVIDER: "local"})
+        if gateway.tracing is not None:
+            for provider in providers.values():
+                provider.trace_configs.append(gateway.tracing.client_trace_config())
         gateway.warn_unpriced()
         return gateway
 

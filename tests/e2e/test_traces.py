@@ -81,6 +81,7 @@ async def test_a_request_and_its_attempts_are_spans(
             model=PRICED_MODEL, messages=[{"role": "user", "content": "trace me"}], max_tokens=5
         )
         usage = answer.parse().usage
+        sent = [h.get("traceparent", "") for h in (*harness.upstream.headers, *harness.backup.headers)]
     # The gateway sent its last spans as it stopped.
     assert collector.services == {"gateway-under-test"}
     [request] = [s for s in collector.spans if s.name == "POST /v1/chat/completions"]
@@ -101,3 +102,5 @@ async def test_a_request_and_its_attempts_are_spans(
     assert first["omnigate.provider"] == "primary" and second["omnigate.provider"] == "backup"
     assert first["gen_ai.request.max_tokens"] == 5
     assert attempts[0].status.code == 2 and attempts[1].status.code != 2  # STATUS_CODE_ERROR, then fine
+    # Each upstream request carried its attempt's span as the W3C traceparent.
+    assert sent == [f"00-{TRACE_ID}-{s.span_id.hex()}-01" for s in attempts]

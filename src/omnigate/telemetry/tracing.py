@@ -11,6 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import aiohttp
 from aiohttp import web
 
 from omnigate.settings import TelemetrySettings
@@ -88,6 +89,19 @@ class Tracing:
                 record = request.get(RECORD)
                 if record is not None:
                     _describe(span, record)
+
+    def client_trace_config(self) -> aiohttp.TraceConfig:
+        """For the providers' HTTP sessions: each upstream request carries the current span (its
+        attempt's) as a W3C traceparent, so an upstream that traces joins the trace."""
+        config = aiohttp.TraceConfig()
+
+        async def on_request_start(
+            session: aiohttp.ClientSession, context: Any, params: aiohttp.TraceRequestStartParams
+        ) -> None:
+            self._propagate.inject(params.headers)
+
+        config.on_request_start.append(on_request_start)
+        return config
 
     # -- an upstream attempt's span -------------------------------------------------------------
     def attempts(
