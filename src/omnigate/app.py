@@ -23,6 +23,7 @@ from omnigate.api import (
     messages,
     minimax_music,
     models,
+    ops,
     responses,
     speech,
     tasks,
@@ -33,6 +34,7 @@ from omnigate.api import (
 from omnigate.errors import ApiError, render_error
 from omnigate.gateway import GATEWAY, REQUEST_ID, Gateway
 from omnigate.http import openapi
+from omnigate.http.cors import Cors
 from omnigate.telemetry.record import RECORD, open_record
 
 log = logging.getLogger(__name__)
@@ -121,6 +123,8 @@ async def error_boundary(request: web.Request, handler: Handler) -> web.StreamRe
     record = open_record(request, request_id)
     # A client that leaves before its answer is counted as nginx does (499, "client closed").
     record.status = 499
+    gw = request.app[GATEWAY]
+    gw.in_flight += 1
     try:
         response = await _answer(request, handler)
         record.status = response.status
@@ -129,8 +133,9 @@ async def error_boundary(request: web.Request, handler: Handler) -> web.StreamRe
         record.status = exc.status
         raise
     finally:
+        gw.in_flight -= 1
         record.duration_ms = (time.perf_counter() - record.started) * 1000
-        for observer in request.app[GATEWAY].observers:
+        for observer in gw.observers:
             observer.observe(record)
 
 
@@ -171,6 +176,14 @@ def create_app(gateway: Gateway) -> web.Application:
         middlewares=[error_boundary], client_max_size=gateway.settings.server.max_body_bytes
     )
     app[GATEWAY] = gateway
+    if gateway.tracing is not None:  # outermost: its span covers the whole request
+        app.middlewares.insert(0, gateway.tracing.middleware)
+    if gateway.settings.server.cors_origins:
+        Cors(gateway.settings.server.cors_origins).install(app)
+    # For load balancers, orchestrators and Prometheus: no key, no /v1.
+    app.router.add_get("/health", ops.health)
+    app.router.add_get("/ready", ops.ready)
+    app.router.add_get("/metrics", ops.metrics)
     app.router.add_get("/models", models.list_models)
     app.router.add_get("/v1/models", models.list_models_openai)
     app.router.add_get("/models/metrics", models.model_metrics)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import uuid
@@ -30,9 +31,12 @@ from omnigate.settings import LOCAL_PROVIDER, RouteSettings, Settings, megabytes
 from omnigate.store.db import Database
 from omnigate.sync import StateSync
 from omnigate.tasks.runner import TaskRunner
+from omnigate.telemetry.logs import AccessLog
+from omnigate.telemetry.metrics import Metrics
 from omnigate.telemetry.model_metrics import ModelMetrics
 from omnigate.telemetry.record import Observer
 from omnigate.telemetry.request_log import RequestLogWriter
+from omnigate.telemetry.tracing import Tracing
 
 if TYPE_CHECKING:
     from omnigate.http.s3 import S3Store
@@ -58,6 +62,9 @@ class Gateway:
     model_metrics: ModelMetrics = field(init=False)  # GET /models/metrics, read from the request log
     # Each finished request's record goes to these (telemetry/record.py): metrics, request logs.
     observers: list[Observer] = field(default_factory=list)
+    metrics: Metrics | None = None  # what GET /metrics shows; None: [telemetry] metrics = false
+    in_flight: int = 0  # requests being answered now (the error boundary counts them)
+    tracing: Tracing | None = None  # OpenTelemetry spans; None: [telemetry] otlp_endpoint unset
     _tariffs: dict[str, Tariff | None] = field(default_factory=dict)
 
     @classmethod
@@ -125,6 +132,16 @@ class Gateway:
         if logged.enabled:
             gateway.observers.append(gateway.request_log)
         gateway.model_metrics = ModelMetrics(db, window_s=logged.metrics_window_s)
+        if settings.telemetry.metrics:
+            gateway.metrics = Metrics(gateway)
+            gateway.observers.append(gateway.metrics)
+        if settings.server.log_format == "json":
+            gateway.observers.append(AccessLog(log_prompts=settings.server.log_prompts))
+        kinds = {name: spec.kind for name, spec in settings.providers.items()}
+        gateway.tracing = Tracing.from_settings(settings.telemetry, {**kinds, LOCAL_PROVIDER: "local"})
+        if gateway.tracing is not None:
+            for provider in providers.values():
+                provider.trace_configs.append(gateway.tracing.client_trace_config())
         gateway.warn_unpriced()
         return gateway
 
@@ -137,10 +154,14 @@ class Gateway:
         await self.book.start()
         await self.sync.start()
         await self.request_log.start()
+        if self.metrics is not None:
+            await self.metrics.start()
         if self.settings.tasks.run if run_tasks is None else run_tasks:
             await self.runner.start()
 
     async def stop(self) -> None:
+        if self.metrics is not None:
+            await self.metrics.stop()
         await self.runner.stop()
         await self.request_log.stop()
         await self.sync.stop()
@@ -150,6 +171,9 @@ class Gateway:
         await self.fetcher.close()
         self.local.close()
         self.db.close()
+        if self.tracing is not None:
+            # The exporter's last batch goes out over blocking HTTP: not on the event loop.
+            await asyncio.to_thread(self.tracing.shutdown)
 
     def backend(self, provider: str) -> Any | None:
         """A backend by its provider name (the built-in engines' is "local"); None when the

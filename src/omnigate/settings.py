@@ -2,9 +2,10 @@
 
 Precedence (later wins): built-in defaults < config file < environment. The config file is the
 `--config` option, else `$OMNIGATE_CONFIG`, else none. Scalar keys of the `[server]`, `[database]`,
-`[routing]`, `[billing]`, `[redis]`, `[engines]`, `[storage]`, `[tasks]` and `[request_log]` tables
-can be overridden as `OMNIGATE_<TABLE>_<KEY>` (for example `OMNIGATE_DATABASE_URL`, `OMNIGATE_REDIS_URL`,
-`OMNIGATE_SERVER_PORT`); `OMNIGATE_DATA_DIR` moves the data folder.
+`[routing]`, `[billing]`, `[redis]`, `[engines]`, `[storage]`, `[tasks]`, `[request_log]`,
+`[batches]` and `[telemetry]` tables
+can be overridden as `OMNIGATE_<TABLE>_<KEY>` (for example `OMNIGATE_DATABASE_URL`,
+`OMNIGATE_REDIS_URL`, `OMNIGATE_SERVER_PORT`); `OMNIGATE_DATA_DIR` moves the data folder.
 """
 
 from __future__ import annotations
@@ -40,6 +41,14 @@ class ServerSettings:
     # How clients reach this gateway, for URLs it hands out (generated audio); empty: the Host
     # the request came to.
     public_url: str = ""
+    # Browser apps on these origins may call the API ("https://app.example.com", or "*" for any);
+    # none by default. A list, or one comma-separated string (OMNIGATE_SERVER_CORS_ORIGINS).
+    cors_origins: list[str] = field(default_factory=list)
+    # "text" (lines for people) or "json" (one object a line, with one access line per request).
+    log_format: str = "text"
+    # Put each request's prompt (messages, input) in its JSON access line; off: prompts are never
+    # logged.
+    log_prompts: bool = False
 
     @property
     def max_body_bytes(self) -> int:
@@ -245,6 +254,18 @@ class PriceSettings:
 
 
 @dataclass(slots=True)
+class TelemetrySettings:
+    """Traces (OpenTelemetry, the `otel` extra) and the /metrics endpoint."""
+
+    # An OTLP/HTTP collector ("http://127.0.0.1:4318"): a span per request and per upstream
+    # attempt is sent there. Empty: no traces.
+    otlp_endpoint: str = ""
+    service_name: str = "omnigate"
+    # Serve GET /metrics (Prometheus text format, no key).
+    metrics: bool = True
+
+
+@dataclass(slots=True)
 class Settings:
     data_dir: Path = Path("data")
     config_path: Path | None = None
@@ -258,6 +279,7 @@ class Settings:
     tasks: TaskSettings = field(default_factory=TaskSettings)
     request_log: RequestLogSettings = field(default_factory=RequestLogSettings)
     batches: BatchSettings = field(default_factory=BatchSettings)
+    telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
     local_models: list[LocalModelSettings] = field(default_factory=list)
     providers: dict[str, ProviderSettings] = field(default_factory=dict)
     routes: list[RouteSettings] = field(default_factory=list)
@@ -280,7 +302,9 @@ _SCALAR_TABLES = (
     "tasks",
     "request_log",
     "batches",
+    "telemetry",
 )
+LOG_FORMATS = ("text", "json")
 # The provider name under which the built-in engines serve; config cannot redefine it.
 LOCAL_PROVIDER = "local"
 
@@ -308,6 +332,7 @@ def load_settings(config_path: str | Path | None = None) -> Settings:
             f"[billing] unpriced must be one of {', '.join(UNPRICED_CHOICES)}, "
             f"got {settings.billing.unpriced!r}"
         )
+    _check_server(settings.server)
     _check_storage(settings.storage)
     _check_tasks(settings.tasks)
     _check_request_log(settings.request_log)
@@ -318,6 +343,25 @@ def load_settings(config_path: str | Path | None = None) -> Settings:
     settings.routes = [_route(i, r, known) for i, r in enumerate(raw.get("routes", []))]
     settings.prices = [_price(i, p) for i, p in enumerate(raw.get("prices", []))]
     return settings
+
+
+def _check_server(server: ServerSettings) -> None:
+    if server.log_format not in LOG_FORMATS:
+        raise ConfigError(
+            f"[server] log_format must be one of {', '.join(LOG_FORMATS)}, got {server.log_format!r}"
+        )
+    origins = []
+    for origin in server.cors_origins:
+        origin = origin.strip().rstrip("/")
+        # An origin is scheme://host[:port]; a browser never sends a path, so one would never match.
+        if origin != "*" and (
+            not origin.startswith(("http://", "https://")) or "/" in origin.split("://")[1]
+        ):
+            raise ConfigError(
+                f'[server] cors_origins: {origin!r} is not an origin ("https://app.example.com" or "*")'
+            )
+        origins.append(origin)
+    server.cors_origins = origins
 
 
 def _check_storage(storage: StorageSettings) -> None:
@@ -377,12 +421,18 @@ def _apply_table(target: Any, table: str, values: dict[str, Any]) -> None:
 
 def _coerce(where: str, key: str, current: Any, value: Any) -> Any:
     kind = type(current)
+    name = f"{where}.{key}" if key else where
+    if kind is list:
+        # A list setting also takes one comma-separated string (the only form an env var has).
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+            raise ConfigError(f"{name} must be a list of strings, got {value!r}")
+        return [i.strip() for i in items if i.strip()]
     try:
         if kind is bool and isinstance(value, str):
             return value.strip().lower() in ("1", "true", "yes", "on")
         return kind(value)
     except (TypeError, ValueError) as exc:
-        name = f"{where}.{key}" if key else where
         raise ConfigError(f"{name} must be a {kind.__name__}, got {value!r}") from exc
 
 

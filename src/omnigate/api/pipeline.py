@@ -28,6 +28,7 @@ from omnigate.http.scopes import require_scope
 from omnigate.routing.attempts import attempt
 from omnigate.routing.router import Deployment
 from omnigate.store.rows import KeyRow
+from omnigate.telemetry.logs import prompt_of
 from omnigate.telemetry.record import RequestRecord, current
 
 T = TypeVar("T")
@@ -99,6 +100,8 @@ async def admit(
     model = resolve_model(gw.catalog, body, accepted=family.accepted, endpoint=family.endpoint)
     if record is not None:
         record.model = model.id
+        if gw.settings.server.log_prompts:
+            record.prompt = prompt_of(body)
     if check is not None:
         check(model, body)
     validate_with(model, body)
@@ -168,6 +171,8 @@ class Call:
 
     async def attempt(self, send_one: Callable[[Deployment], Awaitable[T]]) -> T:
         """The answer of the first deployment of the plan that gives one."""
+        if self.gw.tracing is not None:
+            send_one = self.gw.tracing.attempts(send_one, self.model, self.body, self.request_id)
         answered = await attempt(
             self.plan,
             send_one,

@@ -63,6 +63,8 @@ class Operation:
     answer_type: str = "application/json"  # audio routes answer audio
     # Other bodies the same status may carry: (content type, component schema).
     also: tuple[tuple[str, str], ...] = ()
+    # Other statuses answered with the success body's schema (a readiness check's 503).
+    same_body: tuple[int, ...] = ()
 
 
 def _optional(where: str, name: str, schema: Schema) -> Schema:
@@ -71,6 +73,17 @@ def _optional(where: str, name: str, schema: Schema) -> Schema:
 
 OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", "/openapi.json"): Operation("This document", "meta", "none", "OpenAPI"),
+    ("GET", "/health"): Operation("The process is alive (liveness)", "operations", "none", "Health"),
+    ("GET", "/ready"): Operation(
+        "Database, Redis (when configured) and routes are ready; 503 names what is not",
+        "operations",
+        "none",
+        "Readiness",
+        same_body=(503,),
+    ),
+    ("GET", "/metrics"): Operation(
+        "Prometheus metrics of every worker", "operations", "none", "MetricsText", answer_type="text/plain"
+    ),
     ("GET", "/models"): Operation("Models, in the service's own shape", "models", "none", "ModelList"),
     ("GET", "/v1/models"): Operation("Models, also as OpenAI Model objects", "models", "none", "ModelList"),
     ("POST", "/v1/chat/completions"): Operation(
@@ -386,6 +399,8 @@ def _operation(method: str, path: str, op: Operation) -> dict[str, Any]:
     for content_type, schema in op.also:
         answer[content_type] = {"schema": ref(schema)}
     responses: dict[str, Any] = {str(op.status): {"description": op.summary, "content": answer}}
+    for status in op.same_body:
+        responses[str(status)] = {"description": op.summary, "content": answer}
     for status in sorted({*_KEY_ERRORS[op.auth], *op.errors}):
         responses[str(status)] = {
             "description": "Error",

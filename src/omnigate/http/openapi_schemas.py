@@ -230,4 +230,17 @@ COMPONENTS: dict[str, Schema] = {
     ),
     "EventStream": SSE,
     "OpenAPI": {"type": "object"},
+    "Health": obj({"status": enum("ok")}, ("status",)),
+    # api/ops.py: each check says "ok", "not configured" (Redis) or what is wrong.
+    "Readiness": obj(
+        {
+            "status": enum("ready", "not ready"),
+            "checks": obj(
+                {"database": {"type": "string"}, "redis": {"type": "string"}, "routes": {"type": "string"}},
+                ("database", "redis", "routes"),
+            ),
+        },
+        ("status", "checks"),
+    ),
+    "MetricsText": {"type": "string", "description": "Prometheus text exposition format 0.0.4"},
 }

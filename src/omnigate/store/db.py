@@ -14,7 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, update
+from sqlalchemy import Engine, create_engine, delete, event, func, insert, inspect, select, update
 from sqlalchemy.engine import Connection
 
 from omnigate.store import migrations, schema
@@ -76,6 +76,13 @@ class Database(TaskStore, RequestLogStore, BatchStore):
     def upgrade(self) -> int:
         """Create or migrate the schema; returns the version now in place."""
         return migrations.upgrade(self.engine)
+
+    def schema_version(self) -> int | None:
+        """The schema version in place (None: no schema yet); raises when the database is down."""
+        with self.engine.connect() as conn:
+            if not inspect(conn).has_table("schema_version"):
+                return None
+            return conn.scalar(select(func.max(schema.schema_version.c.version)))
 
     # -- accounts --------------------------------------------------------------------------
     def create_account(
