@@ -13,6 +13,7 @@ from aiohttp import web
 
 from omnigate.api import (
     admin,
+    bagoodex,
     billing,
     chat,
     documents,
@@ -78,6 +79,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("PATCH", "/keys/{prefix}", keys.update),
     ("DELETE", "/keys/{prefix}", keys.delete),
     ("GET", "/key", keys.own),
+    *bagoodex.ROUTES,
 ]
 
 

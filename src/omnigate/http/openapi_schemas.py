@@ -18,6 +18,7 @@ from omnigate.http.openapi_requests import (
     enum,
     obj,
 )
+from omnigate.http.openapi_search import SEARCH_COMPONENTS
 from omnigate.http.scopes import SCOPES
 from omnigate.store.rows import BUDGET_PERIODS
 
@@ -157,6 +158,7 @@ ANTHROPIC_ERROR = obj(
 
 COMPONENTS: dict[str, Schema] = {
     **MEDIA_COMPONENTS,
+    **SEARCH_COMPONENTS,
     "Error": ERROR,
     "AnthropicError": ANTHROPIC_ERROR,
     "ChatCompletionRequest": CHAT_REQUEST,

@@ -66,4 +66,9 @@ def _v3(conn: Connection) -> None:
     schema.task_inputs.create(conn, checkfirst=True)
 
 
-STEPS: dict[int, Callable[[Connection], None]] = {2: _v2, 3: _v3}
+def _v6(conn: Connection) -> None:
+    """What AI searches found, for their follow-up routes."""
+    schema.search_results.create(conn, checkfirst=True)
+
+
+STEPS: dict[int, Callable[[Connection], None]] = {2: _v2, 3: _v3, 6: _v6}
