@@ -361,3 +361,72 @@ async def test_a_chat_model_that_searches_answers_through_its_route(tmp_path: Pa
             assert await search.follow_up("links", reply.id) == (200, [])
     finally:
         await upstream.stop()
+
+
+def _hour(day: str, hour: int, celsius: float, condition: str) -> dict:
+    """One item of SearXNG's weather answer, as its JSON carries it."""
+    return {
+        "location": {"name": "Delhi", "latitude": 28.65, "longitude": 77.23, "country_code": "IN"},
+        "temperature": {"val": celsius, "unit": "°C"},
+        "condition": condition,
+        "datetime": {"datetime": f"{day}T{hour:02d}:00:00+05:30"},
+        "humidity": {"val": 61},
+        "wind_speed": {"val": 3.2, "unit": "m/s"},
+        "wind_from": "NW",
+    }
+
+
+async def test_weather_and_direct_answers_from_searxng(search: Search) -> None:
+    query = "weather delhi"
+    search.searxng.answers[query] = [
+        "Delhi is the capital of India.",
+        {
+            "template": "answer/weather.html",
+            "service": "Open-meteo",
+            "current": _hour("2026-12-04", 9, 24.6, "partly cloudy"),
+            "forecasts": [
+                _hour("2026-12-04", 6, 14.2, "clear sky"),
+                _hour("2026-12-04", 12, 25.1, "partly cloudy"),
+                _hour("2026-12-05", 12, 23.0, "light rain"),
+                _hour("2026-12-05", 18, 19.4, "cloudy"),
+            ],
+        },
+    ]
+    reply = await search.client().chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": query}]
+    )
+    assert reply.choices[0].message.content == "Delhi is the capital of India."
+    status, found = await search.follow_up("weather", reply.id)
+    assert status == 200
+    assert found == {
+        "type": "weather_result",
+        "temperature": "25",
+        "unit": "Celsius",
+        "precipitation": "",
+        "humidity": "61%",
+        "wind": "3 m/s",
+        "location": "Delhi",
+        "date": "Friday",
+        "weather": "Partly cloudy",
+        "thumbnail": "",
+        "forecast": [
+            {
+                "day": "Friday",
+                "temperature": {"high": "25", "low": "14"},
+                "thumbnail": "",
+                "weather": "Partly cloudy",
+                "humidity": "61%",
+                "precipitation": "",
+                "wind": "3 m/s",
+            },
+            {
+                "day": "Saturday",
+                "temperature": {"high": "23", "low": "19"},
+                "thumbnail": "",
+                "weather": "Light rain",
+                "humidity": "61%",
+                "precipitation": "",
+                "wind": "3 m/s",
+            },
+        ],
+    }

@@ -8,9 +8,14 @@ unresponsive_engines}``. Like SearXNG, it answers 403 unless ``format=json`` is 
 instance whose settings.yml leaves json out of search.formats does the same).
 
 Behaviour tests may rely on: ``pages[query][category]`` (category ``"general"``, ``"images"`` or
-``"videos"``) is a list of results (dicts as SearXNG sends them) and ``infoboxes[query]`` the
-infoboxes; a query with neither answers empty lists. ``fail_next`` pops one HTTP status per
-request. ``requests`` records each request's query parameters.
+``"videos"``) is a list of results (dicts as SearXNG sends them), ``infoboxes[query]`` the
+infoboxes and ``answers[query]`` the direct answers (strings as older SearXNG sends them, or
+objects: ``{answer, url, template: "answer/legacy.html"}``, and the weather answer
+``{template: "answer/weather.html", current, forecasts, service}`` whose items are
+``{location: {name, ...}, temperature: {val, unit}, condition, datetime: {datetime},
+humidity: {val}, wind_speed: {val, unit}, ...}``); a query with none answers empty lists.
+``fail_next`` pops one HTTP status per request. ``requests`` records each request's query
+parameters.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ class FakeSearXNG:
     def __init__(self) -> None:
         self.pages: dict[str, dict[str, list[dict]]] = {}
         self.infoboxes: dict[str, list[dict]] = {}
+        self.answers: dict[str, list[str | dict]] = {}
         self.fail_next: list[int] = []
         self.requests: list[dict[str, str]] = []
         self._runner: web.AppRunner | None = None
@@ -83,13 +89,15 @@ class FakeSearXNG:
         query = params.get("q", "")
         category = params.get("categories", "general")
         results = self.pages.get(query, {}).get(category, [])
-        infoboxes = self.infoboxes.get(query, []) if category == "general" else []
+        general = category == "general"
+        infoboxes = self.infoboxes.get(query, []) if general else []
+        answers = self.answers.get(query, []) if general else []
         return web.json_response(
             {
                 "query": query,
                 "number_of_results": len(results),
                 "results": results,
-                "answers": [],
+                "answers": answers,
                 "corrections": [],
                 "infoboxes": infoboxes,
                 "suggestions": [],

@@ -132,8 +132,11 @@ def compose(query: str, results: SearchResults) -> str:
     """A short extractive answer: the best snippets, each citing its source by number."""
     cited = [s for s in results.snippets if s.get("content") or s.get("title")][:CITED]
     if not cited:
+        if results.answers:
+            return "\n".join(results.answers)
         return f'No results were found for "{query}".'
-    lines = [f'Top results for "{query}":', ""]
+    lines = [*results.answers, ""] if results.answers else []
+    lines += [f'Top results for "{query}":', ""]
     for number, snippet in enumerate(cited, 1):
         text = snippet.get("content") or snippet.get("title") or ""
         lines.append(f"{text} [{number}]")

@@ -34,6 +34,8 @@ class SearchResults:
     knowledge: dict[str, Any] = field(default_factory=dict)
     # Snippets the answer is composed from: {title, url, content}; kept with the results.
     snippets: list[dict[str, str]] = field(default_factory=list)
+    # Direct answers the engine gave (a calculation, a definition): they open the answer.
+    answers: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -14,6 +14,7 @@ import aiohttp
 from omnigate.errors import ApiError
 from omnigate.providers.base import UpstreamFailure
 from omnigate.search.results import Found, SearchResults
+from omnigate.search.searxng_weather import weather
 
 
 class SearXNGSearch:
@@ -89,10 +90,19 @@ def results(general: dict, images: dict, videos: dict, limit: int) -> SearchResu
         if link and len(found.videos) < limit:
             thumbnail = _text(item.get("thumbnail")) or _text(item.get("img_src"))
             found.videos.append({"link": link, "thumbnail": thumbnail, "title": _text(item.get("title"))})
+    found.weather = weather(general.get("answers"))
+    found.answers = [text for answer in general.get("answers") or () if (text := _answer_text(answer))]
     infoboxes = general.get("infoboxes")
     if isinstance(infoboxes, list) and infoboxes and isinstance(infoboxes[0], dict):
         found.knowledge = _knowledge(infoboxes[0])
     return found
+
+
+def _answer_text(answer: Any) -> str:
+    """A direct answer's text: older SearXNG sends strings, newer ones {answer, url, ...}."""
+    if isinstance(answer, str):
+        return answer
+    return _text(answer.get("answer")) if isinstance(answer, dict) else ""
 
 
 def _items(answer: dict) -> list[dict]:
