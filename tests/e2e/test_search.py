@@ -56,7 +56,7 @@ class Search:
 
 @asynccontextmanager
 async def running(
-    tmp_path: Path, services: Stack, search_table: str, extra: str = ""
+    tmp_path: Path, services: Stack, search_table: str, extra: str = "", *, priced: bool = True
 ) -> AsyncIterator[Search]:
     searxng = FakeSearXNG()
     await searxng.start()
@@ -88,7 +88,7 @@ async def running(
             """
         )
         + search_table.replace("SEARXNG", searxng.base_url)
-        + f'\n[[prices]]\nmodel = "{MODEL}"\n{PRICES}\n'
+        + (f'\n[[prices]]\nmodel = "{MODEL}"\n{PRICES}\n' if priced else "")
         + extra
     )
     settings = load_settings(config)
@@ -220,7 +220,10 @@ EXPECTED = {
 async def test_search_answers_and_each_follow_up_returns_what_searxng_found(search: Search) -> None:
     dragonflies(search.searxng)
     reply = await search.client().chat.completions.create(
-        model=MODEL, messages=[{"role": "user", "content": QUERY}]
+        # The service's `ip` (results by location) is accepted.
+        model=MODEL,
+        messages=[{"role": "user", "content": QUERY}],
+        extra_body={"ip": "192.44.242.19"},
     )
     text = reply.choices[0].message.content or ""
     assert "Meganeura is a genus of extinct insects, related to dragonflies. [1]" in text
@@ -332,7 +335,8 @@ async def test_offline_the_operators_documents_are_searched(tmp_path: Path) -> N
     (docs / "holidays.txt").write_text("Holidays\n\nThe office closes on public holidays.\n")
     (docs / "notes.pdf").write_text("kettle kettle kettle")  # not a .txt or .md file: not indexed
     table = f'local_documents = "{docs}"\n'
-    async with running(tmp_path, Stack("sqlite", ""), table) as search:
+    # With no price, searching the operator's own documents is free.
+    async with running(tmp_path, Stack("sqlite", ""), table, priced=False) as search:
         reply = await search.client().chat.completions.create(
             model=MODEL, messages=[{"role": "user", "content": "how do I descale the kettle?"}]
         )
@@ -343,6 +347,7 @@ async def test_offline_the_operators_documents_are_searched(tmp_path: Path) -> N
         assert await search.follow_up("links", reply.id) == (200, ["guides/kettle.md", "holidays.txt"])
         assert await search.follow_up("images", reply.id) == (200, [])
         assert search.searxng.requests == []
+        assert reply.model_extra["meta"]["usage"]["tokens_used"] == 0
 
 
 async def test_a_chat_model_that_searches_answers_through_its_route(tmp_path: Path) -> None:
@@ -356,6 +361,11 @@ async def test_a_chat_model_that_searches_answers_through_its_route(tmp_path: Pa
                 model=MODEL, messages=[{"role": "user", "content": QUERY}]
             )
             assert reply.choices[0].message.content == f"echo: {QUERY}"
+            # The chat model's own usage is billed: its prompt is the query's two words.
+            assert reply.usage is not None and reply.usage.prompt_tokens == 2
+            assert (
+                reply.model_extra["meta"]["usage"]["tokens_used"] == 2 * 2 + reply.usage.completion_tokens * 4
+            )
             assert upstream.requests[-1]["model"] == "gpt-4o-search-preview"
             assert upstream.requests[-1]["messages"] == [{"role": "user", "content": QUERY}]
             assert await search.follow_up("links", reply.id) == (200, [])

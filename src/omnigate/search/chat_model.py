@@ -31,7 +31,10 @@ class ChatModelSearch:
             if link not in found.links and len(found.links) < self.max_results:
                 found.links.append(link)
                 found.snippets.append({"title": title, "url": link, "content": ""})
-        return Found(found, answer=message.get("content") or "")
+        usage = completion.get("usage")
+        return Found(
+            found, answer=message.get("content") or "", usage=usage if isinstance(usage, dict) else None
+        )
 
 
 def _citations(completion: dict, message: dict) -> list[tuple[str, str]]:

@@ -56,8 +56,7 @@ class SearchProvider:
         answer = found.answer if found.answer is not None else compose(query, found.results)
         completion_id = str(uuid.uuid4())
         await self.store.save(completion_id, account_id, str(body.get("model") or ""), query, found.results)
-        prompt = math.ceil(sum(len(m["content"]) for m in messages) / 4)
-        completion = math.ceil(len(answer) / 4)
+        usage = found.usage or counted_usage(messages, answer)
         return {
             "id": completion_id,
             "object": "chat.completion",
@@ -71,11 +70,7 @@ class SearchProvider:
                     "logprobs": None,
                 }
             ],
-            "usage": {
-                "prompt_tokens": prompt,
-                "completion_tokens": completion,
-                "total_tokens": prompt + completion,
-            },
+            "usage": usage,
         }
 
     async def open_stream(self, body: dict, *, account_id: int) -> AnswerStream:
@@ -122,6 +117,13 @@ def conversation(body: dict) -> list[dict]:
         for m in body.get("messages") or ()
         if isinstance(m, dict)
     ]
+
+
+def counted_usage(messages: list[dict], answer: str) -> dict[str, int]:
+    """Tokens at four characters each: what the conversation asked and the answer said."""
+    prompt = math.ceil(sum(len(m["content"]) for m in messages) / 4)
+    completion = math.ceil(len(answer) / 4)
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
 def last_user_text(messages: list[dict]) -> str:

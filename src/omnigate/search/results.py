@@ -51,6 +51,8 @@ class Found:
     results: SearchResults
     # The backend's own answer (a chat model that searched); None: composed from the results.
     answer: str | None = None
+    # The tokens that answer used, as the chat model reported them; None: counted from the text.
+    usage: dict[str, int] | None = None
 
 
 class SearchBackend(Protocol):
