@@ -22,9 +22,9 @@ class ChatModelSearch:
     async def close(self) -> None:
         return None
 
-    async def search(self, query: str, messages: list[dict]) -> Found:
+    async def search(self, query: str, messages: list[dict], *, account_id: int) -> Found:
         body = {"model": self.model, "messages": messages}
-        completion = await self.backend.complete(body, account_id=0)
+        completion = await self.backend.complete(body, account_id=account_id)
         message = ((completion.get("choices") or [{}])[0] or {}).get("message") or {}
         found = SearchResults()
         for link, title in _citations(completion, message):

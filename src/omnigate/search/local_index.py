@@ -86,7 +86,7 @@ class LocalIndex:
         scored.sort(key=lambda pair: -pair[0])
         return scored[: self.max_results]
 
-    async def search(self, query: str, messages: list[dict]) -> Found:
+    async def search(self, query: str, messages: list[dict], *, account_id: int) -> Found:
         found = SearchResults()
         terms = set(words(query))
         for _, document in self.rank(query):

@@ -52,7 +52,7 @@ class SearchProvider:
     async def complete(self, body: dict, *, account_id: int) -> dict:
         messages = conversation(body)
         query = last_user_text(messages)
-        found = await self.backend.search(query, messages)
+        found = await self.backend.search(query, messages, account_id=account_id)
         answer = found.answer if found.answer is not None else compose(query, found.results)
         completion_id = str(uuid.uuid4())
         await self.store.save(completion_id, account_id, str(body.get("model") or ""), query, found.results)

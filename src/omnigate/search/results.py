@@ -57,7 +57,8 @@ class Found:
 
 class SearchBackend(Protocol):
     """A search engine the search model asks. `messages` is the conversation (roles user and
-    assistant); `query` its last user message. Failures raise providers.base.UpstreamFailure."""
+    assistant); `query` its last user message; `account_id` the account asking (for backends that
+    share themselves fairly). Failures raise providers.base.UpstreamFailure."""
 
     name: str
 
@@ -65,4 +66,4 @@ class SearchBackend(Protocol):
 
     async def close(self) -> None: ...
 
-    async def search(self, query: str, messages: list[dict]) -> Found: ...
+    async def search(self, query: str, messages: list[dict], *, account_id: int) -> Found: ...

@@ -32,7 +32,7 @@ class SearXNGSearch:
         if self._session is not None:
             await self._session.close()
 
-    async def search(self, query: str, messages: list[dict]) -> Found:
+    async def search(self, query: str, messages: list[dict], *, account_id: int) -> Found:
         general, images, videos = await asyncio.gather(
             self._get(query, None), self._get(query, "images"), self._get(query, "videos")
         )
