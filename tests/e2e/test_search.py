@@ -440,3 +440,14 @@ async def test_weather_and_direct_answers_from_searxng(search: Search) -> None:
             },
         ],
     }
+
+
+async def test_a_searxng_without_its_json_format_is_named_in_the_error(tmp_path: Path) -> None:
+    async with running(tmp_path, Stack("sqlite", ""), 'searxng_url = "SEARXNG"\n') as search:
+        search.searxng.fail_next = [403]
+        with pytest.raises(openai.APIStatusError) as caught:
+            await search.client().chat.completions.create(
+                model=MODEL, messages=[{"role": "user", "content": QUERY}]
+            )
+        assert caught.value.status_code == 502
+        assert "search.formats" in caught.value.message

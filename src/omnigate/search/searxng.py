@@ -46,6 +46,12 @@ class SearXNGSearch:
             params["categories"] = category
         try:
             async with self._session.get(f"{self.base_url}/search", params=params) as response:
+                if response.status == 403:
+                    # What SearXNG answers when its settings.yml leaves json out of search.formats.
+                    raise _failure(
+                        "refused the JSON format (403): its settings.yml must list json under search.formats",
+                        retryable=False,
+                    )
                 if response.status != 200:
                     raise _failure(f"answered HTTP {response.status}", retryable=response.status >= 500)
                 data = await response.json(content_type=None)
