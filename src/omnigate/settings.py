@@ -102,6 +102,10 @@ class SearchSettings:
     chat_provider: str = ""
     chat_model: str = ""
     local_documents: str = ""  # a folder of .txt / .md files, indexed at start-up
+    # Optional, with SearXNG or the documents: a [providers.*] name and its upstream model that
+    # writes the answer from the results (instead of the extractive answer).
+    summarize_provider: str = ""
+    summarize_model: str = ""
     max_results: int = 10  # links (and images, videos) kept per search
     timeout_s: float = 20.0
 
@@ -331,13 +335,14 @@ def _check_storage(storage: StorageSettings) -> None:
 def _check_search(search: SearchSettings, providers: dict[str, ProviderSettings]) -> None:
     if search.searxng_url and not search.searxng_url.startswith(("http://", "https://")):
         raise ConfigError('[search] searxng_url must be "http(s)://..."')
-    if search.chat_provider:
-        if search.chat_provider not in providers:
-            raise ConfigError(
-                f"[search] chat_provider names {search.chat_provider!r}, which no [providers.*] table defines"
-            )
-        if not search.chat_model:
-            raise ConfigError("[search] chat_provider needs chat_model (the upstream model that searches)")
+    for provider, model in (("chat_provider", "chat_model"), ("summarize_provider", "summarize_model")):
+        name = getattr(search, provider)
+        if not name:
+            continue
+        if name not in providers:
+            raise ConfigError(f"[search] {provider} names {name!r}, which no [providers.*] table defines")
+        if not getattr(search, model):
+            raise ConfigError(f"[search] {provider} needs {model} (the upstream model to call)")
     if search.local_documents and not Path(search.local_documents).expanduser().is_dir():
         raise ConfigError(f"[search] local_documents: {search.local_documents} is not a folder")
     if search.max_results < 1:

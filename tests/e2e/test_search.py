@@ -451,3 +451,43 @@ async def test_a_searxng_without_its_json_format_is_named_in_the_error(tmp_path:
             )
         assert caught.value.status_code == 502
         assert "search.formats" in caught.value.message
+
+
+async def test_a_routed_chat_model_may_write_the_answer_from_the_results(tmp_path: Path) -> None:
+    upstream = FakeOpenAIUpstream()
+    await upstream.start()
+    table = 'searxng_url = "SEARXNG"\nsummarize_provider = "writer"\nsummarize_model = "gpt-4o-mini"\n'
+    provider = (
+        f'\n[providers.writer]\nkind = "openai"\nbase_url = "{upstream.base_url}"\napi_key = "sk-fake"\n'
+    )
+    try:
+        async with running(tmp_path, Stack("sqlite", ""), table, provider) as search:
+            dragonflies(search.searxng)
+            reply = await search.client().chat.completions.create(
+                model=MODEL,
+                messages=[
+                    {"role": "user", "content": "hello"},
+                    {"role": "assistant", "content": "Ask me anything."},
+                    {"role": "user", "content": QUERY},
+                ],
+            )
+            sent = upstream.requests[-1]
+            assert sent["model"] == "gpt-4o-mini"
+            assert sent["messages"][:2] == [
+                {"role": "user", "content": "hello"},
+                {"role": "assistant", "content": "Ask me anything."},
+            ]
+            prompt = sent["messages"][2]["content"]
+            assert (
+                "[2] Giant dragonflies | Natural History Museum (https://www.nhm.ac.uk/giant-dragonflies): "
+                in prompt
+            )
+            assert prompt.endswith(f"Question: {QUERY}")
+            # The fake echoes what it was asked: the answer is the model's.
+            assert reply.choices[0].message.content == f"echo: {prompt}"
+            assert reply.usage is not None
+            charged = reply.usage.prompt_tokens * 2 + reply.usage.completion_tokens * 4
+            assert reply.model_extra["meta"]["usage"]["tokens_used"] == charged
+            assert await search.follow_up("links", reply.id) == (200, EXPECTED["links"])
+    finally:
+        await upstream.stop()

@@ -38,6 +38,7 @@ def test_routes_may_name_the_search_provider_once_search_is_configured(tmp_path:
     [
         ('searxng_url = "searxng:8080"', "searxng_url must be"),
         ('chat_provider = "nowhere"\nchat_model = "m"', "chat_provider names 'nowhere'"),
+        ('summarize_provider = "nowhere"\nsummarize_model = "m"', "summarize_provider names 'nowhere'"),
         ('local_documents = "/no/such/folder"', "is not a folder"),
         ("max_results = 0", "max_results must be at least 1"),
         ("timeout_s = 0", "timeout_s must be positive"),

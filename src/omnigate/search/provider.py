@@ -16,6 +16,7 @@ from omnigate.search.local_index import LocalIndex
 from omnigate.search.results import SearchBackend, SearchResults
 from omnigate.search.searxng import SearXNGSearch
 from omnigate.search.store import SearchStore
+from omnigate.search.summarize import Summarizer
 from omnigate.settings import SEARCH_PROVIDER, SearchSettings
 from omnigate.store.search_results import SearchResultStore
 
@@ -36,12 +37,15 @@ class SearchProvider:
     media_families: frozenset[str] = frozenset()
     task_families: frozenset[str] = frozenset()
 
-    def __init__(self, name: str, backend: SearchBackend, store: SearchStore) -> None:
+    def __init__(
+        self, name: str, backend: SearchBackend, store: SearchStore, summarizer: Summarizer | None = None
+    ) -> None:
         self.name = name
         self.backend = backend
         self.store = store
+        self.summarizer = summarizer
         # A routed chat model costs the operator per call: priced like any upstream model.
-        self.local = not isinstance(backend, ChatModelSearch)
+        self.local = not isinstance(backend, ChatModelSearch) and summarizer is None
 
     async def start(self) -> None:
         await self.backend.start()
@@ -53,10 +57,16 @@ class SearchProvider:
         messages = conversation(body)
         query = last_user_text(messages)
         found = await self.backend.search(query, messages, account_id=account_id)
-        answer = found.answer if found.answer is not None else compose(query, found.results)
+        answer, usage = found.answer, found.usage
+        if answer is None and self.summarizer is not None and found.results.snippets:
+            answer, usage = await self.summarizer.summarize(
+                query, messages, found.results, account_id=account_id
+            )
+        if answer is None:
+            answer = compose(query, found.results)
+        usage = usage or counted_usage(messages, answer)
         completion_id = str(uuid.uuid4())
         await self.store.save(completion_id, account_id, str(body.get("model") or ""), query, found.results)
-        usage = found.usage or counted_usage(messages, answer)
         return {
             "id": completion_id,
             "object": "chat.completion",
@@ -165,4 +175,8 @@ def build_search_provider(
         backend = LocalIndex(settings.local_documents, max_results=settings.max_results)
     else:
         return None
-    return SearchProvider(SEARCH_PROVIDER, backend, SearchStore(db))
+    summarizer = None
+    # A chat model that searches writes its own answer; the others' results may be summarized.
+    if settings.summarize_provider and not isinstance(backend, ChatModelSearch):
+        summarizer = Summarizer(providers[settings.summarize_provider], settings.summarize_model)
+    return SearchProvider(SEARCH_PROVIDER, backend, SearchStore(db), summarizer)
