@@ -279,6 +279,14 @@ async def test_nothing_found_answers_empty_lists_and_objects(search: Search) -> 
     assert reply.choices[0].message.content == 'No results were found for "zzqx nothing at all".'
     for kind in FOLLOW_UPS:
         assert await search.follow_up(kind, reply.id) == (200, EMPTY[kind])
+    blank = await search.client().chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": " "}]
+    )
+    assert blank.choices[0].message.content == 'No results were found for " ".'
+    assert await search.follow_up("links", blank.id) == (200, [])
+    assert [r["q"] for r in search.searxng.requests] == [
+        "zzqx nothing at all"
+    ] * 3  # the blank one asked nothing
 
 
 async def test_follow_ups_belong_to_the_account_and_need_a_known_id(search: Search) -> None:

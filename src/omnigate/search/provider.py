@@ -13,14 +13,14 @@ from typing import Any
 
 from omnigate.search.chat_model import ChatModelSearch
 from omnigate.search.local_index import LocalIndex
-from omnigate.search.results import SearchBackend, SearchResults
+from omnigate.search.results import Found, SearchBackend, SearchResults
 from omnigate.search.searxng import SearXNGSearch
 from omnigate.search.store import SearchStore
 from omnigate.search.summarize import Summarizer
 from omnigate.settings import SEARCH_PROVIDER, SearchSettings
 from omnigate.store.search_results import SearchResultStore
 
-# The model the catalogue has for it, and the routes its follow-ups answer on.
+# The catalogue's id of the search model, which [search] routes here.
 SEARCH_MODEL = "bagoodex/bagoodex-search-v1"
 # Snippets the composed answer cites.
 CITED = 3
@@ -56,7 +56,11 @@ class SearchProvider:
     async def complete(self, body: dict, *, account_id: int) -> dict:
         messages = conversation(body)
         query = last_user_text(messages)
-        found = await self.backend.search(query, messages, account_id=account_id)
+        # A blank question finds nothing: no engine is asked (SearXNG refuses an empty q).
+        if query.strip():
+            found = await self.backend.search(query, messages, account_id=account_id)
+        else:
+            found = Found(SearchResults())
         answer, usage = found.answer, found.usage
         if answer is None and self.summarizer is not None and found.results.snippets:
             answer, usage = await self.summarizer.summarize(
