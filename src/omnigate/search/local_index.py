@@ -3,6 +3,7 @@ indexed once at start-up and ranked with BM25 in the process (no service, no mod
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 from collections import Counter
@@ -47,7 +48,8 @@ class LocalIndex:
         self._frequency: Counter[str] = Counter()  # documents each term appears in
 
     async def start(self) -> None:
-        self.load()
+        # Reading a large folder must not stall the event loop of a server already serving.
+        await asyncio.to_thread(self.load)
 
     async def close(self) -> None:
         return None
