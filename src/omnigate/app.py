@@ -13,6 +13,7 @@ from aiohttp import web
 
 from omnigate.api import (
     admin,
+    bagoodex,
     batches,
     billing,
     chat,
@@ -86,6 +87,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("PATCH", "/keys/{prefix}", keys.update),
     ("DELETE", "/keys/{prefix}", keys.delete),
     ("GET", "/key", keys.own),
+    *bagoodex.ROUTES,
 ]
 
 

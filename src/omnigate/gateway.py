@@ -27,7 +27,8 @@ from omnigate.providers.presets import upstream_name
 from omnigate.providers.registry import build_provider
 from omnigate.routing.health import DeploymentHealth
 from omnigate.routing.router import MEDIA_FAMILY_OF_TYPE, TASK_FAMILY_OF_TYPE, Deployment, Router
-from omnigate.settings import LOCAL_PROVIDER, RouteSettings, Settings, megabytes
+from omnigate.search.provider import SEARCH_MODEL, build_search_provider
+from omnigate.settings import LOCAL_PROVIDER, SEARCH_PROVIDER, RouteSettings, Settings, megabytes
 from omnigate.store.db import Database
 from omnigate.sync import StateSync
 from omnigate.tasks.runner import TaskRunner
@@ -105,10 +106,15 @@ class Gateway:
                 )
             providers[name] = build_provider(spec, settings.routing, api_key)
         local = LocalBackend(settings, specs)
-        # A local model is served by its engine first, whatever catch-all route the config has;
+        search = build_search_provider(settings.search, db, providers)
+        if search is not None:
+            providers[SEARCH_PROVIDER] = search
+        # A local model is served by its engine first, whatever catch-all route the config has,
+        # and the search model by [search] (its follow-up routes read what that backend found);
         # providers that name developers (presets) take their models after the explicit routes.
         routes = [
             *(RouteSettings(model=s.id, provider=LOCAL_PROVIDER) for s in specs),
+            *([RouteSettings(model=SEARCH_MODEL, provider=SEARCH_PROVIDER)] if search else []),
             *settings.routes,
             *developer_routes(catalog, settings, providers),
         ]

@@ -3,9 +3,9 @@
 Precedence (later wins): built-in defaults < config file < environment. The config file is the
 `--config` option, else `$OMNIGATE_CONFIG`, else none. Scalar keys of the `[server]`, `[database]`,
 `[routing]`, `[billing]`, `[redis]`, `[engines]`, `[storage]`, `[tasks]`, `[request_log]`,
-`[batches]` and `[telemetry]` tables
-can be overridden as `OMNIGATE_<TABLE>_<KEY>` (for example `OMNIGATE_DATABASE_URL`,
-`OMNIGATE_REDIS_URL`, `OMNIGATE_SERVER_PORT`); `OMNIGATE_DATA_DIR` moves the data folder.
+`[batches]`, `[telemetry]` and `[search]` tables can be overridden as `OMNIGATE_<TABLE>_<KEY>` (for
+example `OMNIGATE_DATABASE_URL`, `OMNIGATE_REDIS_URL`, `OMNIGATE_SERVER_PORT`);
+`OMNIGATE_DATA_DIR` moves the data folder.
 """
 
 from __future__ import annotations
@@ -125,6 +125,29 @@ class BatchSettings:
     max_body_mb: float = 32.0
     # A batch whose requests are not all done by then ends, the rest `expired` (never charged).
     expires_s: float = 86400.0
+
+
+@dataclass(slots=True)
+class SearchSettings:
+    """The AI search model (bagoodex/bagoodex-search-v1): which backend answers it. The first one
+    set wins: a SearXNG instance, else a routed chat model that searches the web itself, else
+    the operator's own documents searched in the process."""
+
+    searxng_url: str = ""  # e.g. http://searxng:8080 (its JSON format must be enabled)
+    # A [providers.*] name and the upstream model it serves (e.g. gpt-4o-search-preview).
+    chat_provider: str = ""
+    chat_model: str = ""
+    local_documents: str = ""  # a folder of .txt / .md files, indexed at start-up
+    # Optional, with SearXNG or the documents: a [providers.*] name and its upstream model that
+    # writes the answer from the results (instead of the extractive answer).
+    summarize_provider: str = ""
+    summarize_model: str = ""
+    max_results: int = 10  # links (and images, videos) kept per search
+    timeout_s: float = 20.0
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.searxng_url or self.chat_provider or self.local_documents)
 
 
 @dataclass(slots=True)
@@ -280,6 +303,7 @@ class Settings:
     request_log: RequestLogSettings = field(default_factory=RequestLogSettings)
     batches: BatchSettings = field(default_factory=BatchSettings)
     telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
+    search: SearchSettings = field(default_factory=SearchSettings)
     local_models: list[LocalModelSettings] = field(default_factory=list)
     providers: dict[str, ProviderSettings] = field(default_factory=dict)
     routes: list[RouteSettings] = field(default_factory=list)
@@ -303,10 +327,13 @@ _SCALAR_TABLES = (
     "request_log",
     "batches",
     "telemetry",
+    "search",
 )
 LOG_FORMATS = ("text", "json")
 # The provider name under which the built-in engines serve; config cannot redefine it.
 LOCAL_PROVIDER = "local"
+# The provider name of the search backend ([search]); routes may name it, config cannot define it.
+SEARCH_PROVIDER = "search"
 
 
 def load_settings(config_path: str | Path | None = None) -> Settings:
@@ -338,8 +365,11 @@ def load_settings(config_path: str | Path | None = None) -> Settings:
     _check_request_log(settings.request_log)
     _check_batches(settings.batches)
     settings.providers = _providers(raw.get("providers", {}))
+    _check_search(settings.search, settings.providers)
     settings.local_models = [_local_model(i, m) for i, m in enumerate(raw.get("local_models", []))]
     known = {*settings.providers, LOCAL_PROVIDER}
+    if settings.search.configured:
+        known.add(SEARCH_PROVIDER)
     settings.routes = [_route(i, r, known) for i, r in enumerate(raw.get("routes", []))]
     settings.prices = [_price(i, p) for i, p in enumerate(raw.get("prices", []))]
     return settings
@@ -377,6 +407,25 @@ def _check_storage(storage: StorageSettings) -> None:
     for name in filter(None, names):
         if not os.environ.get(name):
             raise ConfigError(f"[storage] names ${name}, which is not set")
+
+
+def _check_search(search: SearchSettings, providers: dict[str, ProviderSettings]) -> None:
+    if search.searxng_url and not search.searxng_url.startswith(("http://", "https://")):
+        raise ConfigError('[search] searxng_url must be "http(s)://..."')
+    for provider, model in (("chat_provider", "chat_model"), ("summarize_provider", "summarize_model")):
+        name = getattr(search, provider)
+        if not name:
+            continue
+        if name not in providers:
+            raise ConfigError(f"[search] {provider} names {name!r}, which no [providers.*] table defines")
+        if not getattr(search, model):
+            raise ConfigError(f"[search] {provider} needs {model} (the upstream model to call)")
+    if search.local_documents and not Path(search.local_documents).expanduser().is_dir():
+        raise ConfigError(f"[search] local_documents: {search.local_documents} is not a folder")
+    if search.max_results < 1:
+        raise ConfigError("[search] max_results must be at least 1")
+    if search.timeout_s <= 0:
+        raise ConfigError("[search] timeout_s must be positive")
 
 
 def _check_tasks(tasks: TaskSettings) -> None:
@@ -439,9 +488,9 @@ def _coerce(where: str, key: str, current: Any, value: Any) -> Any:
 def _providers(raw: dict[str, Any]) -> dict[str, ProviderSettings]:
     providers = {}
     for name, spec in raw.items():
-        if name == LOCAL_PROVIDER:
+        if name in (LOCAL_PROVIDER, SEARCH_PROVIDER):
             raise ConfigError(
-                f"[providers.{LOCAL_PROVIDER}] is reserved for the built-in engines; pick another name"
+                f"[providers.{name}] is reserved for the built-in engines and search; pick another name"
             )
         if not isinstance(spec, dict):
             raise ConfigError(f"[providers.{name}] must be a table")

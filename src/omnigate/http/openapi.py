@@ -22,6 +22,7 @@ from omnigate.catalog.loader import Catalog
 from omnigate.gateway import GATEWAY
 from omnigate.http.openapi_requests import Schema, ref
 from omnigate.http.openapi_schemas import COMPONENTS
+from omnigate.http.openapi_search import SEARCH_ANSWERS
 from omnigate.http.openapi_usage import USAGE_ROUTES
 from omnigate.routing.router import Router
 
@@ -277,6 +278,24 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "Text from documents", "media", "key", "Document", "OcrRequest", errors=MODEL_CALL_ERRORS
     ),
 }
+
+
+# The AI search's follow-ups: what the search behind a chat completion (its id) found.
+_FOLLOWUP_ID: Schema = {
+    "name": "followup_id",
+    "in": "query",
+    "required": True,
+    "schema": {"type": "string"},
+    "description": "The id of a bagoodex/bagoodex-search-v1 chat completion",
+}
+OPERATIONS.update(
+    {
+        ("GET", f"/v1/bagoodex/{kind}"): Operation(
+            summary, "search", "key", answer, errors=STORED_ERRORS, parameters=(_FOLLOWUP_ID,)
+        )
+        for kind, (summary, answer) in SEARCH_ANSWERS.items()
+    }
+)
 
 
 def _task_operations() -> dict[tuple[str, str], Operation]:

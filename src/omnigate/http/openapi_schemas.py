@@ -19,6 +19,7 @@ from omnigate.http.openapi_requests import (
     enum,
     obj,
 )
+from omnigate.http.openapi_search import SEARCH_COMPONENTS
 from omnigate.http.openapi_usage import USAGE_COMPONENTS
 from omnigate.http.scopes import SCOPES
 from omnigate.store.rows import BUDGET_PERIODS
@@ -161,6 +162,7 @@ COMPONENTS: dict[str, Schema] = {
     **MEDIA_COMPONENTS,
     **USAGE_COMPONENTS,
     **BATCH_COMPONENTS,
+    **SEARCH_COMPONENTS,
     "Error": ERROR,
     "AnthropicError": ANTHROPIC_ERROR,
     "ChatCompletionRequest": CHAT_REQUEST,

@@ -1,6 +1,6 @@
 """Database access: accounts, keys, stored Responses turns and the change feed (the ledger is in
 store/ledger.py, tasks in store/tasks.py, the request log in store/request_log.py, batches in
-store/batches.py).
+store/batches.py, search results in store/search_results.py).
 
 Plain synchronous SQLAlchemy Core. The server never calls it on the event loop: the hot path
 reads in-memory caches, and the background sync loop (omnigate/sync.py) does the I/O in a thread.
@@ -30,6 +30,7 @@ from omnigate.store.rows import (
     Limits,
     StoredResponse,
 )
+from omnigate.store.search_results import SearchResultStore
 from omnigate.store.tasks import TaskStore
 from omnigate.store.timestamps import aware, now
 
@@ -61,7 +62,7 @@ def _normalise_url(url: str) -> str:
     return url
 
 
-class Database(TaskStore, RequestLogStore, BatchStore):
+class Database(TaskStore, RequestLogStore, BatchStore, SearchResultStore):
     def __init__(self, url: str) -> None:
         self.url = _normalise_url(url)
         if self.url.startswith("sqlite:///"):

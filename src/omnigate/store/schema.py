@@ -18,7 +18,7 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 # The longest request id kept: X-Client-Request-Id allows 1-128 characters.
 REQUEST_ID_MAX = 128
 
@@ -246,4 +246,17 @@ batch_entries = Table(
     Column("lease_until", DateTime(timezone=True)),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_batch_entries_due", "status", "next_run_at"),
+)
+
+# What each AI search (bagoodex/bagoodex-search-v1) found, by its completion id: the follow-up
+# routes GET /v1/bagoodex/{links,images,...}?followup_id= answer from it, for its account only.
+search_results = Table(
+    "search_results",
+    metadata,
+    Column("id", String(64), primary_key=True),  # the chat completion's id
+    Column("account_id", IdType, ForeignKey("accounts.id"), nullable=False),
+    Column("model", String(200), nullable=False),
+    Column("query", Text, nullable=False),
+    Column("results", Text, nullable=False),  # JSON: links, images, videos, weather, local_map, ...
+    Column("created_at", DateTime(timezone=True), nullable=False),
 )
