@@ -103,6 +103,8 @@ async def test_speech_then_transcription_gives_back_the_sentence(local_harness: 
         model=WHISPER, file=("speech.wav", audio, "audio/wav"), response_format="verbose_json"
     )
     assert verbose.duration == pytest.approx(wav_seconds(audio), abs=0.1)
+    translated = await client.audio.translations.create(model=WHISPER, file=("s.wav", audio, "audio/wav"))
+    assert words_wrong(translated.text, SENTENCE) <= 2, translated.text  # English stays English
     await local_harness.flush()
     assert local_harness.db.account(local_harness.account_id).balance == STARTING_CREDITS  # free
 
