@@ -191,6 +191,10 @@ async def test_limits_answer_400_naming_the_field(local_harness: Harness) -> Non
     with pytest.raises(openai.BadRequestError) as refused:
         await client.audio.speech.create(model=FLITE, voice="slt", input="?!")
     assert refused.value.body["param"] == "text"
+    with pytest.raises(openai.BadRequestError) as refused:  # Piper makes no sound from it
+        await client.audio.speech.create(model=PIPER, voice="joe", input="\U0001d7d8")
+    assert refused.value.body["param"] == "text"
+    assert wav_seconds(await speak(local_harness, PIPER, SENTENCE)) > 1.5  # and speaks on
     with pytest.raises(openai.BadRequestError) as refused:
         await client.audio.transcriptions.create(
             model=WHISPER, file=("x.wav", b"not audio at all", "audio/wav")

@@ -20,6 +20,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -84,39 +86,49 @@ class PiperEngine(SpeechEngine):
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="piper")
 
     async def synthesize(self, text: str, voice: str) -> bytes:
-        future = asyncio.get_running_loop().run_in_executor(self._executor, self._speak, text)
+        left = threading.Event()
+        future = asyncio.get_running_loop().run_in_executor(self._executor, self._speak, text, left)
         try:
             return await asyncio.shield(future)
         except asyncio.CancelledError:
             # The client left: its output could not be told apart from the next request's, so
             # the process goes (its pipes close, the thread's read ends); the next turn starts one.
+            left.set()
             self._kill()
             await asyncio.wait({future})
             raise
 
-    def _speak(self, text: str) -> bytes:
+    def _speak(self, text: str, left: threading.Event) -> bytes:
+        """The WAV of one text. Piper exits on a text it makes no sound from (its WAV writer
+        refuses an empty file): a process that ends twice on the same text is the text's fault."""
+        for attempt in (1, 2):
+            path = self._speak_once(text)
+            if path is not None:
+                try:
+                    return path.read_bytes()
+                finally:
+                    path.unlink(missing_ok=True)
+            if left.is_set():
+                raise _engine_failed(self.model_id, "the client left")
+            log.warning("the Piper process ended on a request (attempt %d)", attempt)
+        raise _invalid("text", "the voice makes no sound from this text")
+
+    def _speak_once(self, text: str) -> Path | None:
+        """The file Piper wrote, or None when its process ended first."""
         process = self._running()
         assert process.stdin is not None and process.stderr is not None
         try:
-            # One line is one utterance: the text's own line breaks would make several files.
-            process.stdin.write(" ".join(text.split()).encode() + b"\n")
+            process.stdin.write(text.encode() + b"\n")
             process.stdin.flush()
-            while True:
-                line = process.stderr.readline().decode(errors="replace")
-                if not line:
-                    raise _engine_failed(self.model_id, "the Piper process ended")
+            while line := process.stderr.readline().decode(errors="replace"):
                 found = _WROTE.search(line)
                 if found:
-                    break
+                    return Path(found.group(1))
                 log.debug("piper: %s", line.rstrip())
-        except (OSError, UpstreamFailure):
-            self._kill()
-            raise
-        path = Path(found.group(1))
-        try:
-            return path.read_bytes()
-        finally:
-            path.unlink(missing_ok=True)
+        except OSError:  # a broken pipe: the process is gone
+            pass
+        self._kill()
+        return None
 
     def _running(self) -> subprocess.Popen[bytes]:
         if self._process is None or self._process.poll() is not None:
@@ -131,9 +143,15 @@ class PiperEngine(SpeechEngine):
 
     def _kill(self) -> None:
         process, self._process = self._process, None
-        if process is not None and process.poll() is None:
+        if process is None:
+            return
+        if process.poll() is None:
             process.kill()
             process.wait()
+        for pipe in (process.stdin, process.stderr):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
 
     def close(self) -> None:
         self._kill()
@@ -142,34 +160,49 @@ class PiperEngine(SpeechEngine):
 
 
 class FliteEngine(SpeechEngine):
+    def __init__(self, model_id: str, *, max_waiting: int, max_characters: int) -> None:
+        super().__init__(model_id, max_waiting=max_waiting, max_characters=max_characters)
+        # flite writes its WAV to a named file only: /dev/stdout fails where the event loop's
+        # pipes are sockets (uvloop's are).
+        self._folder = Path(tempfile.mkdtemp(prefix="omnigate-flite-"))
+
     async def synthesize(self, text: str, voice: str) -> bytes:
         voice = voice if voice in FLITE_VOICES else FLITE_VOICES[0]
+        path = self._folder / f"{uuid.uuid4().hex}.wav"
         process = await asyncio.create_subprocess_exec(
             "flite",
             "-voice",
             voice,
             "-t",
-            " ".join(text.split()),
+            text,
             "-o",
-            "/dev/stdout",
-            stdout=asyncio.subprocess.PIPE,
+            str(path),
+            stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
         )
         try:
-            out, err = await process.communicate()
+            _, err = await process.communicate()
+            if process.returncode != 0 or not path.exists():
+                raise _engine_failed(self.model_id, err.decode(errors="replace")[-300:] or "flite failed")
+            return path.read_bytes()
         except asyncio.CancelledError:
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
             raise
-        if process.returncode != 0 or not out:
-            raise _engine_failed(self.model_id, err.decode(errors="replace")[-300:] or "flite failed")
-        return out
+        finally:
+            path.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        shutil.rmtree(self._folder, ignore_errors=True)
 
 
 def _text(body: dict, max_characters: int) -> str:
     text = body.get("text")
     if not isinstance(text, str) or not text.strip():
         raise _invalid("text", "Required: the text to speak (OpenAI's `input`)")
+    # One line without control characters: Piper reads a line per request (its own line breaks
+    # would make several files), and a program's arguments cannot hold a NUL.
+    text = " ".join("".join(c if c.isprintable() else " " for c in text).split())
     if len(text) > max_characters:
         raise _invalid(
             "text",
