@@ -269,3 +269,25 @@ async def test_a_route_points_catalogue_ids_at_the_local_engines(routed: tuple[s
         model="#g1_whisper-base", file=("speech.mp3", speech.content, "audio/mpeg")
     )
     assert words_wrong(transcript.text, SENTENCE) <= 2, transcript.text
+
+
+async def test_a_client_that_leaves_mid_transcription_frees_whisper(local_harness: Harness) -> None:
+    engine = local_harness.gateway.local.media[WHISPER]
+    long = await speak(local_harness, FLITE, LONG_TEXT)  # minutes of speech: many 30-second windows
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {local_harness.key}"}) as http:
+        form = aiohttp.FormData()
+        form.add_field("model", WHISPER)
+        form.add_field("file", long, filename="long.wav", content_type="audio/wav")
+        form.add_field("temperature", "0")  # one decoding per window: no fallbacks at higher ones
+        leaving = asyncio.ensure_future(
+            http.post(local_harness.base_url + "/audio/transcriptions", data=form)
+        )
+        await eventually(lambda: engine.scheduler._busy, timeout=30)
+        leaving.cancel()
+    # The thread stops at the end of the window it is in, long before the whole file is done.
+    await eventually(lambda: not engine.scheduler._busy, timeout=30)
+    short = await speak(local_harness, FLITE, SENTENCE)
+    transcript = await local_harness.client().audio.transcriptions.create(
+        model=WHISPER, file=("s.wav", short, "audio/wav")
+    )
+    assert words_wrong(transcript.text, SENTENCE) <= 2
