@@ -17,6 +17,7 @@ import os
 import shutil
 import threading
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -120,14 +121,8 @@ class WhisperEngine:
                 raise _invalid("audio", "Required (a file, or a JSON `url`)")
             upload = await job.fetch(url)
         loop = asyncio.get_running_loop()
-        samples = await loop.run_in_executor(None, _decode, upload.data)
+        samples = await loop.run_in_executor(None, _decode, upload.data, self.max_seconds)
         seconds = len(samples) / SAMPLE_RATE
-        if seconds > self.max_seconds:
-            raise _invalid(
-                "audio",
-                f"the audio lasts {seconds:.0f} s; the local engine transcribes at most {self.max_seconds} s "
-                "([engines] transcribe_max_seconds)",
-            )
         options = _options(job.body)
         stop = threading.Event()
 
@@ -169,13 +164,47 @@ class WhisperEngine:
         return "".join(texts).strip(), info.language
 
 
-def _decode(data: bytes) -> Any:
-    from faster_whisper.audio import decode_audio
+def _decode(data: bytes, max_seconds: int) -> Any:
+    """16 kHz mono samples, decoded no further than the limit: a small file of a long, quiet
+    recording would otherwise become gigabytes of samples before its length is known."""
+    import av
+    import numpy as np
 
+    limit = max_seconds * SAMPLE_RATE * 2  # bytes of 16-bit samples
+    buffer = io.BytesIO()
     try:
-        return decode_audio(io.BytesIO(data), sampling_rate=SAMPLE_RATE)
+        with av.open(io.BytesIO(data), mode="r", metadata_errors="ignore") as container:
+            resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
+            for frame in _frames(container, av.error.InvalidDataError):
+                for out in resampler.resample(frame):
+                    buffer.write(out.to_ndarray().tobytes())
+                if buffer.tell() > limit:
+                    raise _invalid(
+                        "audio",
+                        f"the audio lasts more than {max_seconds} s, the most the local engine "
+                        "transcribes ([engines] transcribe_max_seconds)",
+                    )
+            for out in resampler.resample(None):  # what the resampler still holds
+                buffer.write(out.to_ndarray().tobytes())
+    except UpstreamFailure:
+        raise
     except Exception as exc:  # PyAV raises its own error types for every kind of bad input
         raise _invalid("audio", f"not decodable as audio ({type(exc).__name__})") from exc
+    if buffer.tell() == 0:
+        raise _invalid("audio", "the file holds no sound")
+    return np.frombuffer(buffer.getbuffer(), dtype=np.int16).astype(np.float32) / 32768.0
+
+
+def _frames(container: Any, invalid: type[Exception]) -> Iterator[Any]:
+    """The audio frames of the first audio stream, skipping broken ones (as faster-whisper does)."""
+    frames = container.decode(audio=0)
+    while True:
+        try:
+            yield next(frames)
+        except StopIteration:
+            return
+        except invalid:
+            continue
 
 
 def _options(body: dict) -> dict:
