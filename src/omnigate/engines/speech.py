@@ -50,12 +50,13 @@ class SpeechEngine:
     async def run(self, job: MediaJob) -> MediaResult:
         body = job.body
         text = _text(body, self.max_characters)
+        # A catalogue id routed here brings its own model's rules: these are checked again.
         response_format = body.get("response_format") or "mp3"
-        if response_format not in FORMATS:
+        if not isinstance(response_format, str) or response_format not in FORMATS:
             raise _invalid("response_format", f"Expected one of {', '.join(FORMATS)}")
-        speed = float(body.get("speed") or 1)
-        if not 0.25 <= speed <= 4:
-            raise _invalid("speed", "Must be between 0.25 and 4")
+        speed = body.get("speed", 1)
+        if not isinstance(speed, int | float) or isinstance(speed, bool) or not 0.25 <= speed <= 4:
+            raise _invalid("speed", "Expected a number from 0.25 to 4")
         voice = body.get("voice") if isinstance(body.get("voice"), str) else ""
 
         async def speak() -> bytes:

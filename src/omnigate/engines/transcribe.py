@@ -210,7 +210,8 @@ def _frames(container: Any, invalid: type[Exception]) -> Iterator[Any]:
 def _options(body: dict) -> dict:
     options: dict[str, Any] = {"task": "translate" if body.get("translate") else "transcribe"}
     if isinstance(body.get("language"), str) and body["language"]:
-        options["language"] = body["language"]
+        # Whisper knows ISO 639-1 codes; Deepgram-style bodies (a routed `#g1_*` id) send "en-US".
+        options["language"] = body["language"].split("-")[0].lower()
     if isinstance(body.get("prompt"), str) and body["prompt"]:
         options["initial_prompt"] = body["prompt"]
     temperature = body.get("temperature")
