@@ -291,3 +291,14 @@ async def test_a_client_that_leaves_mid_transcription_frees_whisper(local_harnes
         model=WHISPER, file=("s.wav", short, "audio/wav")
     )
     assert words_wrong(transcript.text, SENTENCE) <= 2
+
+
+async def test_the_speech_models_are_listed_as_local_and_free(local_harness: Harness) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(local_harness.root_url + "/models") as response:
+            items = {m["id"]: m for m in (await response.json())["data"]}
+    for model, kind in ((PIPER, "tts"), (FLITE, "tts"), (WHISPER, "stt")):
+        assert items[model]["local"] is True and items[model]["type"] == kind
+    await speak(local_harness, FLITE, SENTENCE)
+    await local_harness.flush()
+    assert local_harness.db.account(local_harness.account_id).balance == STARTING_CREDITS
