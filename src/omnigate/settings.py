@@ -210,6 +210,12 @@ class EngineSettings:
     context_tokens: int = 4096
     # Requests that may wait for a busy local model before callers get 429.
     max_waiting: int = 16
+    # The longest text the local speech engines speak, in characters (longer: 400).
+    speech_max_characters: int = 4096
+    # The longest audio the local transcriber takes, in seconds (longer: 400).
+    transcribe_max_seconds: int = 1800
+    # Where models shipped in parts are joined at first use ("": ~/.cache/omnigate/models).
+    model_cache: str = ""
 
 
 @dataclass(slots=True)

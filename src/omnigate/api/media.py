@@ -91,9 +91,18 @@ async def run_media(call: Call, family: str, uploads: list[Upload], extra: dict 
         forwarded = {k: v for k, v in call.forward_body(deployment).items() if k not in files}
         body = {**forwarded, **(extra or {})}
         backend = cast(MediaBackend, deployment.backend)
-        return await backend.run_media(MediaJob(family, body, uploads, fetch))
+        job = MediaJob(family, body, uploads, fetch, call.key.account_id, _gone(call))
+        return await backend.run_media(job)
 
     return await call.attempt(send_one)
+
+
+def _gone(call: Call) -> Callable[[], bool] | None:
+    """Whether the client of this call has left (aiohttp does not cancel its handler)."""
+    request = call.request
+    if request is None:
+        return None
+    return lambda: request.transport is None or request.transport.is_closing()
 
 
 async def settle_media(call: Call, result: MediaResult) -> int:

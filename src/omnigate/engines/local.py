@@ -20,9 +20,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from omnigate.catalog.loader import Model
+from omnigate.engines import audio_models
 from omnigate.engines.llama_chat import LlamaChatEngine, LocalChunkStream
 from omnigate.errors import BODY_VALIDATION, ApiError, bad_request
 from omnigate.providers.base import UpstreamFailure
+from omnigate.providers.media import MediaJob, MediaResult
 from omnigate.settings import LOCAL_PROVIDER, Settings
 
 if TYPE_CHECKING:
@@ -50,13 +52,16 @@ CHAT_FEATURES = (
 @dataclass(frozen=True, slots=True)
 class LocalModelSpec:
     id: str
-    type: str  # chat-completion | embedding
+    type: str  # chat-completion | embedding | tts | stt
     path: Path
     name: str
     developer: str = ""
     description: str = ""
     url: str = ""
     context_length: int | None = None
+    engine: str = ""  # for speech: piper | flite | faster-whisper (engines/audio_models.py)
+    parts: tuple[Path, ...] = ()  # a model file shipped in parts, joined at first use
+    sha256: str = ""  # of the joined file
 
 
 def find_packaged(package: str, file: str) -> Path | None:
@@ -69,9 +74,10 @@ def find_packaged(package: str, file: str) -> Path | None:
     return path if path.exists() else None
 
 
-def _missing_runtimes(model_type: str) -> list[str]:
-    """The libraries a local model of this type needs that cannot be imported here."""
-    return [name for name in _RUNTIMES[model_type] if not _importable(name)]
+def _missing_runtimes(model_type: str, engine: str = "") -> list[str]:
+    """The libraries a local model of this type (or engine) needs that cannot be imported here."""
+    needed = audio_models.RUNTIMES[engine] if engine else _RUNTIMES[model_type]
+    return [name for name in needed if not _importable(name)]
 
 
 def _importable(module: str) -> bool:
@@ -85,10 +91,14 @@ def local_specs(settings: Settings) -> list[LocalModelSpec]:
     specs: list[LocalModelSpec] = []
     if settings.engines.builtin:
         for raw in json.loads((DATA / "builtin.json").read_text())["models"]:
-            path = find_packaged(raw["package"], raw["file"])
-            missing = _missing_runtimes(raw["type"])
+            engine = raw.get("engine", "")
+            # flite is a program, not a package: its "path" is unused.
+            path = find_packaged(raw["package"], raw["file"]) if "package" in raw else Path(raw["command"])
+            missing = _missing_runtimes(raw["type"], engine) + audio_models.missing_commands(raw)
             if path is None:
                 missing.insert(0, raw["package"])
+            parts = [(package, find_packaged(package, file)) for package, file in raw.get("parts", ())]
+            missing[:0] = [package for package, part in parts if part is None]
             if missing:
                 log.warning(
                     "built-in model %s is not available: %s not installed", raw["id"], ", ".join(missing)
@@ -96,7 +106,16 @@ def local_specs(settings: Settings) -> list[LocalModelSpec]:
                 continue
             context = raw.get("context_length") or settings.engines.context_tokens
             keep = ("id", "type", "name", "developer", "description", "url")
-            specs.append(LocalModelSpec(path=path, context_length=context, **{k: raw[k] for k in keep}))
+            specs.append(
+                LocalModelSpec(
+                    path=path,
+                    context_length=context if raw["type"] in _RUNTIMES else None,
+                    engine=engine,
+                    parts=tuple(part for _, part in parts if part is not None),
+                    sha256=raw.get("sha256", ""),
+                    **{k: raw[k] for k in keep},
+                )
+            )
     for own in settings.local_models:
         missing = _missing_runtimes("chat-completion")
         if missing:
@@ -121,7 +140,12 @@ def local_specs(settings: Settings) -> list[LocalModelSpec]:
 
 def catalogue_model(spec: LocalModelSpec) -> Model:
     chat = spec.type == "chat-completion"
-    rules = json.loads((DATA / ("chat_rules.json" if chat else "embedding_rules.json")).read_text())
+    speech = spec.type in audio_models.RULES
+    rules_file = (
+        audio_models.RULES[spec.type] if speech else "chat_rules.json" if chat else "embedding_rules.json"
+    )
+    rules = json.loads((DATA / rules_file).read_text())
+    endpoints = ("/v1/chat/completions",) if chat else ("/v1/embeddings",)
     return Model(
         id=spec.id,
         type=spec.type,
@@ -130,7 +154,7 @@ def catalogue_model(spec: LocalModelSpec) -> Model:
         description=spec.description,
         context_length=spec.context_length,
         features=CHAT_FEATURES if chat else (),
-        endpoints=("/v1/chat/completions",) if chat else ("/v1/embeddings",),
+        endpoints=audio_models.ENDPOINTS[spec.type] if speech else endpoints,
         rules=rules,
         param_names=frozenset(rules["properties"]) | {"model"},
         url=spec.url,
@@ -231,8 +255,16 @@ class LocalBackend:
     def __init__(self, settings: Settings, specs: list[LocalModelSpec]) -> None:
         self.chat: dict[str, LlamaChatEngine] = {}
         self.embedders: dict[str, LocalEmbedder] = {}
+        # Speech engines by model id, and the media families they serve (the router asks).
+        self.media: dict[str, audio_models.MediaEngine] = {}
+        self._media_type: dict[str, str] = {}
+        self.media_families = frozenset()
         for spec in specs:
-            if spec.type == "chat-completion":
+            if spec.type in audio_models.FAMILIES:
+                self.media[spec.id] = audio_models.build(spec, settings)
+                self._media_type[spec.id] = spec.type
+                self.media_families |= audio_models.FAMILIES[spec.type]
+            elif spec.type == "chat-completion":
                 self.chat[spec.id] = LlamaChatEngine(
                     spec.id,
                     spec.path,
@@ -244,7 +276,7 @@ class LocalBackend:
                 self.embedders[spec.id] = LocalEmbedder(spec.id, spec.path)
 
     def close(self) -> None:
-        for engine in (*self.chat.values(), *self.embedders.values()):
+        for engine in (*self.chat.values(), *self.embedders.values(), *self.media.values()):
             engine.close()
 
     async def complete(self, body: dict, *, account_id: int) -> dict:
@@ -258,6 +290,12 @@ class LocalBackend:
         if embedder is None:
             raise _missing(body["model"], "embedding", self.embedders)
         return await embedder.embed(body)
+
+    async def run_media(self, job: MediaJob) -> MediaResult:
+        engine = self.media.get(job.body["model"])
+        if engine is None or self._media_type[job.body["model"]] != job.family:
+            raise _missing(job.body["model"], job.family, self.media)
+        return await engine.run(job)
 
     def _chat(self, body: dict) -> LlamaChatEngine:
         engine = self.chat.get(body["model"])

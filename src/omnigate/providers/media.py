@@ -59,6 +59,10 @@ class MediaJob:
     files: list[Upload] = field(default_factory=list)
     # For adapters whose upstream takes bytes where the client gave a URL (an STT `url`, say).
     fetch: Fetch = _no_fetch
+    # For local engines: whose turn it is (fair queues by account), and whether the client that
+    # waits for the answer has left (None: no client waits, as for a task).
+    account_id: int = 0
+    gone: Callable[[], bool] | None = None
 
     def file(self, name: str) -> Upload | None:
         return next((f for f in self.files if f.field == name), None)

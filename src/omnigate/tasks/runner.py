@@ -189,7 +189,7 @@ class TaskRunner:
         lease alive meanwhile."""
         inputs = await asyncio.to_thread(self.gw.db.task_inputs, task.id)
         files = [Upload(i.field, i.filename, i.content_type, i.data) for i in inputs]
-        job = MediaJob(task.family, orjson.loads(task.body), files, self.gw.fetcher.fetch)
+        job = MediaJob(task.family, orjson.loads(task.body), files, self.gw.fetcher.fetch, task.account_id)
         keeper = asyncio.create_task(self._keep_lease(task))
         try:
             result = await backend.run_media(job)
