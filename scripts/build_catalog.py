@@ -34,6 +34,13 @@ from catalog_derive import (
     price_of,
     rule_key,
 )
+from catalog_documented import (
+    Documented,
+    doc_page_lists,
+    model_enums_anywhere,
+    model_list_rows,
+    sort_documented,
+)
 from catalog_sources import (
     Row,
     Spec,
@@ -203,6 +210,10 @@ def model_entry(
         eps.append("/v1/responses")
     if kind == "video" and DEFAULT_ENDPOINT["video"] not in eps:
         eps.append(DEFAULT_ENDPOINT["video"])  # the universal video route serves every model
+    if kind == "stt" and eps == ["/v1/stt"]:
+        # A page of the legacy synchronous route (Deepgram's redaction): like every STT model's,
+        # its listed route is the task one; /v1/stt serves every STT model anyway.
+        eps = [DEFAULT_ENDPOINT["stt"]]
     source = find_price([row.ids[0], *aliases], kind, prices)
     entry = prices[source] if source else {}
     chatty = kind in ("chat-completion", "responses")
@@ -240,6 +251,15 @@ def build(shared: Path, log: list[str] | None = None) -> dict[str, Any]:
     dep_ids = {name for d in deprecated for name in (d["id"], *d["aliases"])}
     rows = active_rows(active, specs, dep_ids, log)
     linked, extra, manual = link(rows, specs, dep_ids, log)
+    found = documented(rows, specs, extra, manual, deprecated, ref, log)
+    for row in found.new:
+        rows.append(row)
+        linked.append([(s, 0) for s in specs if row.ids[0] in s.enum and compatible(row.type, s)])
+    owner = {r.ids[0]: n for n, r in enumerate(rows)}
+    extra.update({alias: owner[model_id] for alias, model_id in found.aliases.items()})
+    current = {name: r.ids[0] for r in rows for name in r.ids}
+    add_retired(deprecated, found, current | {a: rows[n].ids[0] for a, n in extra.items()}, log)
+    dep_ids = {name for d in deprecated for name in (d["id"], *d["aliases"])}
     rule_sets: dict[str, Any] = {}
     models = []
     for n, row in enumerate(rows):
@@ -256,6 +276,50 @@ def build(shared: Path, log: list[str] | None = None) -> dict[str, Any]:
         "models": models,
         "deprecated": deprecated,
     }
+
+
+def documented(
+    rows: list[Row], specs: list[Spec], extra: dict[str, int], manual: dict[str, int],
+    deprecated: list[dict[str, Any]], ref: Path, log: list[str],
+) -> Documented:  # fmt: skip
+    """The ids pages document beyond the seed's rows (see catalog_documented), noted in `log`."""
+    active = {name: r.ids[0] for r in rows for name in r.ids}
+    active.update({name: rows[n].ids[0] for name, n in (*extra.items(), *manual.items())})
+    retired = [name for d in deprecated for name in (d["id"], *d["aliases"])]
+    docs = ref / "aimlapi-docs" / "api-references"
+    found = sort_documented(
+        specs,
+        doc_page_lists(docs),
+        model_enums_anywhere(ref / "aimlapi-openapi"),
+        model_list_rows(docs / "model-database.md"),
+        active,
+        retired,
+        loose,
+        lambda spec: "chat-completion" if family(spec.paths[0]) == "responses" else family(spec.paths[0]),
+    )
+    log.append(f"documented beyond the seed's tables: {len(found.new)} new models, "
+               f"{len(found.aliases)} aliases, {len(found.retired)} retired aliases")  # fmt: skip
+    log += [f"  new {r.type}: {r.ids[0]}" for r in found.new]
+    log += [f"  alias {a} -> {m}" for a, m in found.aliases.items()]
+    log += [f"  retired alias {a} -> {r}" for a, r in found.retired.items()]
+    log += [f"  left out {a}: {why}" for a, why in found.left_out.items()]
+    return found
+
+
+def add_retired(
+    deprecated: list[dict[str, Any]], found: Documented, active: dict[str, str], log: list[str]
+) -> None:
+    """Retired aliases join their entry; an entry whose id differs from an active name only by
+    case names that model as its replacement (the docs list both spellings). `active`: name -> id."""
+    folded = {name.lower(): model_id for name, model_id in active.items()}
+    for entry in deprecated:
+        names = (entry["id"], *entry["aliases"])
+        entry["aliases"] += [a for a, r in found.retired.items() if r in names]
+        for name in names:
+            if name.lower() in folded:
+                entry["replacement"] = folded[name.lower()]
+                log.append(f"retired {name}: replaced by {entry['replacement']}")
+                break
 
 
 def check_unique(models: list[dict[str, Any]], dep_ids: set[str]) -> None:

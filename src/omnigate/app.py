@@ -13,6 +13,8 @@ from aiohttp import web
 
 from omnigate.api import (
     admin,
+    bagoodex,
+    batches,
     billing,
     chat,
     documents,
@@ -22,15 +24,18 @@ from omnigate.api import (
     messages,
     minimax_music,
     models,
+    ops,
     responses,
     speech,
     tasks,
     transcription,
+    usage,
     vision,
 )
 from omnigate.errors import ApiError, render_error
 from omnigate.gateway import GATEWAY, REQUEST_ID, Gateway
 from omnigate.http import openapi
+from omnigate.http.cors import Cors
 from omnigate.telemetry.record import RECORD, open_record
 
 log = logging.getLogger(__name__)
@@ -58,6 +63,10 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/stt/create", tasks.create_stt),
     ("GET", "/stt/{generation_id}", tasks.poll_stt),
     ("POST", "/messages", messages.messages),
+    ("POST", "/batches", batches.create_batch),
+    ("GET", "/batches", batches.results),
+    ("GET", "/batches/{batch_id}", batches.retrieve),
+    ("POST", "/batches/cancel/{batch_id}", batches.cancel),
     ("POST", "/responses", responses.create_response),
     ("GET", "/responses/{response_id}", responses.get_response),
     ("DELETE", "/responses/{response_id}", responses.delete_response),
@@ -78,6 +87,17 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("PATCH", "/keys/{prefix}", keys.update),
     ("DELETE", "/keys/{prefix}", keys.delete),
     ("GET", "/key", keys.own),
+    *bagoodex.ROUTES,
+]
+
+
+# The service's /v2 routes keep their prefix (no /v1 copy): usage, the request log, billing.
+V2_ROUTES: list[tuple[str, str, Handler]] = [
+    ("GET", "/v2/usage", usage.usage),
+    ("GET", "/v2/usage/detail", usage.usage_detail),
+    ("GET", "/v2/logs", usage.logs),
+    ("GET", "/v2/billing", billing.billing),
+    ("GET", "/v2/billing/transactions", billing.transactions),
 ]
 
 
@@ -105,6 +125,8 @@ async def error_boundary(request: web.Request, handler: Handler) -> web.StreamRe
     record = open_record(request, request_id)
     # A client that leaves before its answer is counted as nginx does (499, "client closed").
     record.status = 499
+    gw = request.app[GATEWAY]
+    gw.in_flight += 1
     try:
         response = await _answer(request, handler)
         record.status = response.status
@@ -113,8 +135,9 @@ async def error_boundary(request: web.Request, handler: Handler) -> web.StreamRe
         record.status = exc.status
         raise
     finally:
+        gw.in_flight -= 1
         record.duration_ms = (time.perf_counter() - record.started) * 1000
-        for observer in request.app[GATEWAY].observers:
+        for observer in gw.observers:
             observer.observe(record)
 
 
@@ -155,8 +178,17 @@ def create_app(gateway: Gateway) -> web.Application:
         middlewares=[error_boundary], client_max_size=gateway.settings.server.max_body_bytes
     )
     app[GATEWAY] = gateway
+    if gateway.tracing is not None:  # outermost: its span covers the whole request
+        app.middlewares.insert(0, gateway.tracing.middleware)
+    if gateway.settings.server.cors_origins:
+        Cors(gateway.settings.server.cors_origins).install(app)
+    # For load balancers, orchestrators and Prometheus: no key, no /v1.
+    app.router.add_get("/health", ops.health)
+    app.router.add_get("/ready", ops.ready)
+    app.router.add_get("/metrics", ops.metrics)
     app.router.add_get("/models", models.list_models)
     app.router.add_get("/v1/models", models.list_models_openai)
+    app.router.add_get("/models/metrics", models.model_metrics)
     app.router.add_get("/openapi.json", openapi.openapi_json)
     app.router.add_get("/files/{name}", _serve_file)
     # The service has these without /v1 only.
@@ -166,6 +198,8 @@ def create_app(gateway: Gateway) -> web.Application:
     for path, create, poll in TASK_ROUTES:
         app.router.add_post(path, create)
         app.router.add_get(path, poll)
+    for method, path, handler in V2_ROUTES:
+        app.router.add_route(method, path, handler)
     for method, path, handler in ROUTES:
         app.router.add_route(method, "/v1" + path, handler)
         app.router.add_route(method, path, handler)

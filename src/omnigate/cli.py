@@ -6,11 +6,13 @@ import argparse
 import asyncio
 import dataclasses
 import gc
-import logging
+import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 
@@ -21,6 +23,8 @@ from omnigate.store.rows import BUDGET_PERIODS, NO_LIMITS, Limits
 from omnigate.store.tasks import charge_entry_id, refund_entry_id
 
 CLI_ORIGIN = "cli"
+# Where prometheus_client's multiprocess mode keeps each worker's figures (telemetry/metrics.py).
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 DEFAULT_ACCOUNT = "default"
 
 
@@ -190,13 +194,13 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     from omnigate.app import create_app
     from omnigate.gateway import Gateway
+    from omnigate.telemetry.logs import configure as configure_logging
 
     if args.host:
         settings.server.host = args.host
     if args.port:
         settings.server.port = args.port
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    configure_logging(settings.server)
     if args.listen_fd is None:
         _with_db(settings, _first_start)
     if args.workers > 1:
@@ -205,6 +209,12 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
                 "--workers needs a credit book the workers share: set [redis] url (or OMNIGATE_REDIS_URL)"
             )
         return _supervise(settings, args)
+    if args.listen_fd is None and settings.telemetry.metrics and os.environ.get(MULTIPROC_ENV):
+        # One process in multiprocess mode (the operator set the folder): a previous run's
+        # figures must not count, as the supervisor sees to with several workers.
+        from omnigate.telemetry.metrics import clean_multiprocess_dir
+
+        clean_multiprocess_dir(os.environ[MULTIPROC_ENV])
     _use_uvloop()
     app = create_app(Gateway.build(settings))
     # The catalogue and config are built once and live as long as the process: keep them out of
@@ -222,8 +232,9 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
     """The task runner alone: for machines that run tasks beside (or instead of) the servers,
     which then set [tasks] run = false. It stops on SIGTERM or Ctrl-C, handing its tasks back."""
     from omnigate.gateway import Gateway
+    from omnigate.telemetry.logs import configure as configure_logging
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.server)
     _with_db(settings, lambda db: None)
 
     async def run() -> None:
@@ -255,7 +266,8 @@ def _supervise(settings: Settings, args: argparse.Namespace) -> int:
     command = [sys.executable, "-m", "omnigate.cli", "serve", "--listen-fd", str(listener.fileno())]
     if args.config:
         command += ["--config", args.config]
-    workers = [subprocess.Popen(command, pass_fds=(listener.fileno(),)) for _ in range(args.workers)]
+    env, own_metrics_dir = _metrics_env(settings)
+    workers = [subprocess.Popen(command, pass_fds=(listener.fileno(),), env=env) for _ in range(args.workers)]
     print(
         f"Omnigate listening on http://{settings.server.host}:{settings.server.port} "
         f"with {args.workers} workers",
@@ -274,7 +286,30 @@ def _supervise(settings: Settings, args: argparse.Namespace) -> int:
     stop()
     # A worker still starting when the stop came dies of the SIGTERM itself: a clean stop too.
     codes = [0 if worker.wait() == -signal.SIGTERM else worker.returncode for worker in workers]
+    if own_metrics_dir:
+        shutil.rmtree(own_metrics_dir, ignore_errors=True)
     return max(codes, key=abs)
+
+
+def _metrics_env(settings: Settings) -> tuple[dict[str, str], str | None]:
+    """The workers' environment: with metrics on, a folder where each worker writes its figures
+    and from which the scraped one adds them all up (prometheus_client's multiprocess mode).
+    The operator's $PROMETHEUS_MULTIPROC_DIR if set, else a temporary folder; emptied first, so
+    a previous run's figures do not count. Returns the folder to delete at exit, if ours."""
+    env = dict(os.environ)
+    if not settings.telemetry.metrics:
+        env.pop(MULTIPROC_ENV, None)
+        return env, None
+    from omnigate.telemetry.metrics import clean_multiprocess_dir
+
+    folder = env.get(MULTIPROC_ENV)
+    own = None
+    if folder:
+        clean_multiprocess_dir(folder)
+    else:
+        folder = own = tempfile.mkdtemp(prefix="omnigate-metrics-")
+    env[MULTIPROC_ENV] = folder
+    return env, own
 
 
 # -- tasks ---------------------------------------------------------------------------------

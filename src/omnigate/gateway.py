@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import uuid
@@ -26,11 +27,17 @@ from omnigate.providers.presets import upstream_name
 from omnigate.providers.registry import build_provider
 from omnigate.routing.health import DeploymentHealth
 from omnigate.routing.router import MEDIA_FAMILY_OF_TYPE, TASK_FAMILY_OF_TYPE, Deployment, Router
-from omnigate.settings import LOCAL_PROVIDER, RouteSettings, Settings, megabytes
+from omnigate.search.provider import SEARCH_MODEL, build_search_provider
+from omnigate.settings import LOCAL_PROVIDER, SEARCH_PROVIDER, RouteSettings, Settings, megabytes
 from omnigate.store.db import Database
 from omnigate.sync import StateSync
 from omnigate.tasks.runner import TaskRunner
+from omnigate.telemetry.logs import AccessLog
+from omnigate.telemetry.metrics import Metrics
+from omnigate.telemetry.model_metrics import ModelMetrics
 from omnigate.telemetry.record import Observer
+from omnigate.telemetry.request_log import RequestLogWriter
+from omnigate.telemetry.tracing import Tracing
 
 if TYPE_CHECKING:
     from omnigate.http.s3 import S3Store
@@ -52,8 +59,13 @@ class Gateway:
     fetcher: Fetcher  # URLs fetched for clients (audio to transcribe, ...)
     files: FileStore | S3Store  # files the gateway keeps (generated audio, videos) for clients
     runner: TaskRunner = field(init=False)  # moves asynchronous generations (tasks/runner.py)
+    request_log: RequestLogWriter = field(init=False)  # one row per request (telemetry/request_log.py)
+    model_metrics: ModelMetrics = field(init=False)  # GET /models/metrics, read from the request log
     # Each finished request's record goes to these (telemetry/record.py): metrics, request logs.
     observers: list[Observer] = field(default_factory=list)
+    metrics: Metrics | None = None  # what GET /metrics shows; None: [telemetry] metrics = false
+    in_flight: int = 0  # requests being answered now (the error boundary counts them)
+    tracing: Tracing | None = None  # OpenTelemetry spans; None: [telemetry] otlp_endpoint unset
     _tariffs: dict[str, Tariff | None] = field(default_factory=dict)
 
     @classmethod
@@ -94,10 +106,15 @@ class Gateway:
                 )
             providers[name] = build_provider(spec, settings.routing, api_key)
         local = LocalBackend(settings, specs)
-        # A local model is served by its engine first, whatever catch-all route the config has;
+        search = build_search_provider(settings.search, db, providers)
+        if search is not None:
+            providers[SEARCH_PROVIDER] = search
+        # A local model is served by its engine first, whatever catch-all route the config has,
+        # and the search model by [search] (its follow-up routes read what that backend found);
         # providers that name developers (presets) take their models after the explicit routes.
         routes = [
             *(RouteSettings(model=s.id, provider=LOCAL_PROVIDER) for s in specs),
+            *([RouteSettings(model=SEARCH_MODEL, provider=SEARCH_PROVIDER)] if search else []),
             *settings.routes,
             *developer_routes(catalog, settings, providers),
         ]
@@ -114,6 +131,23 @@ class Gateway:
         files = file_store(settings)
         gateway = cls(settings, catalog, db, book, keys, sync, providers, local, router, fetcher, files)
         gateway.runner = TaskRunner(gateway, owner=origin)
+        logged = settings.request_log
+        gateway.request_log = RequestLogWriter(
+            db, flush_interval_s=logged.flush_interval_s, max_pending=logged.max_pending
+        )
+        if logged.enabled:
+            gateway.observers.append(gateway.request_log)
+        gateway.model_metrics = ModelMetrics(db, window_s=logged.metrics_window_s)
+        if settings.telemetry.metrics:
+            gateway.metrics = Metrics(gateway)
+            gateway.observers.append(gateway.metrics)
+        if settings.server.log_format == "json":
+            gateway.observers.append(AccessLog(log_prompts=settings.server.log_prompts))
+        kinds = {name: spec.kind for name, spec in settings.providers.items()}
+        gateway.tracing = Tracing.from_settings(settings.telemetry, {**kinds, LOCAL_PROVIDER: "local"})
+        if gateway.tracing is not None:
+            for provider in providers.values():
+                provider.trace_configs.append(gateway.tracing.client_trace_config())
         gateway.warn_unpriced()
         return gateway
 
@@ -125,11 +159,17 @@ class Gateway:
             await provider.start()
         await self.book.start()
         await self.sync.start()
+        await self.request_log.start()
+        if self.metrics is not None:
+            await self.metrics.start()
         if self.settings.tasks.run if run_tasks is None else run_tasks:
             await self.runner.start()
 
     async def stop(self) -> None:
+        if self.metrics is not None:
+            await self.metrics.stop()
         await self.runner.stop()
+        await self.request_log.stop()
         await self.sync.stop()
         await self.book.close()
         for provider in self.providers.values():
@@ -137,6 +177,9 @@ class Gateway:
         await self.fetcher.close()
         self.local.close()
         self.db.close()
+        if self.tracing is not None:
+            # The exporter's last batch goes out over blocking HTTP: not on the event loop.
+            await asyncio.to_thread(self.tracing.shutdown)
 
     def backend(self, provider: str) -> Any | None:
         """A backend by its provider name (the built-in engines' is "local"); None when the

@@ -2,9 +2,10 @@
 
 Precedence (later wins): built-in defaults < config file < environment. The config file is the
 `--config` option, else `$OMNIGATE_CONFIG`, else none. Scalar keys of the `[server]`, `[database]`,
-`[routing]`, `[billing]`, `[redis]`, `[engines]`, `[storage]` and `[tasks]` tables can be overridden as
-`OMNIGATE_<TABLE>_<KEY>` (for example `OMNIGATE_DATABASE_URL`, `OMNIGATE_REDIS_URL`,
-`OMNIGATE_SERVER_PORT`); `OMNIGATE_DATA_DIR` moves the data folder.
+`[routing]`, `[billing]`, `[redis]`, `[engines]`, `[storage]`, `[tasks]`, `[request_log]`,
+`[batches]`, `[telemetry]` and `[search]` tables can be overridden as `OMNIGATE_<TABLE>_<KEY>` (for
+example `OMNIGATE_DATABASE_URL`, `OMNIGATE_REDIS_URL`, `OMNIGATE_SERVER_PORT`);
+`OMNIGATE_DATA_DIR` moves the data folder.
 """
 
 from __future__ import annotations
@@ -40,6 +41,14 @@ class ServerSettings:
     # How clients reach this gateway, for URLs it hands out (generated audio); empty: the Host
     # the request came to.
     public_url: str = ""
+    # Browser apps on these origins may call the API ("https://app.example.com", or "*" for any);
+    # none by default. A list, or one comma-separated string (OMNIGATE_SERVER_CORS_ORIGINS).
+    cors_origins: list[str] = field(default_factory=list)
+    # "text" (lines for people) or "json" (one object a line, with one access line per request).
+    log_format: str = "text"
+    # Put each request's prompt (messages, input) in its JSON access line; off: prompts are never
+    # logged.
+    log_prompts: bool = False
 
     @property
     def max_body_bytes(self) -> int:
@@ -89,6 +98,56 @@ class TaskSettings:
     max_age_s: float = 86400.0
     # How long a finished task (and its result) can be polled, as the service keeps STT results.
     keep_s: float = 3600.0
+
+
+@dataclass(slots=True)
+class RequestLogSettings:
+    """[request_log]: one row per request a key made (GET /v2/logs, /v2/usage, /models/metrics)."""
+
+    enabled: bool = True
+    # Rows are written in batches this often, off the request path.
+    flush_interval_s: float = 1.0
+    # Rows waiting for the database at most; beyond it (the database is away) new rows are dropped
+    # and counted rather than held in memory without bound.
+    max_pending: int = 10_000
+    # /models/metrics measures the requests of this last stretch of time.
+    metrics_window_s: float = 86_400.0
+
+
+@dataclass(slots=True)
+class BatchSettings:
+    """Message batches (POST /v1/batches): run by the task runner, one chat call per request."""
+
+    # Requests of batches one runner works on at once (each is one chat call).
+    concurrency: int = 4
+    # The most requests one batch may hold, and the largest create body (MiB).
+    max_requests: int = 10_000
+    max_body_mb: float = 32.0
+    # A batch whose requests are not all done by then ends, the rest `expired` (never charged).
+    expires_s: float = 86400.0
+
+
+@dataclass(slots=True)
+class SearchSettings:
+    """The AI search model (bagoodex/bagoodex-search-v1): which backend answers it. The first one
+    set wins: a SearXNG instance, else a routed chat model that searches the web itself, else
+    the operator's own documents searched in the process."""
+
+    searxng_url: str = ""  # e.g. http://searxng:8080 (its JSON format must be enabled)
+    # A [providers.*] name and the upstream model it serves (e.g. gpt-4o-search-preview).
+    chat_provider: str = ""
+    chat_model: str = ""
+    local_documents: str = ""  # a folder of .txt / .md files, indexed at start-up
+    # Optional, with SearXNG or the documents: a [providers.*] name and its upstream model that
+    # writes the answer from the results (instead of the extractive answer).
+    summarize_provider: str = ""
+    summarize_model: str = ""
+    max_results: int = 10  # links (and images, videos) kept per search
+    timeout_s: float = 20.0
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.searxng_url or self.chat_provider or self.local_documents)
 
 
 @dataclass(slots=True)
@@ -151,6 +210,12 @@ class EngineSettings:
     context_tokens: int = 4096
     # Requests that may wait for a busy local model before callers get 429.
     max_waiting: int = 16
+    # The longest text the local speech engines speak, in characters (longer: 400).
+    speech_max_characters: int = 4096
+    # The longest audio the local transcriber takes, in seconds (longer: 400).
+    transcribe_max_seconds: int = 1800
+    # Where models shipped in parts are joined at first use ("": ~/.cache/omnigate/models).
+    model_cache: str = ""
     # The built-in OCR engine's limits per request: pages read, and pixels of an image (a PDF
     # page is rendered smaller to fit).
     ocr_max_pages: int = 20
@@ -222,6 +287,18 @@ class PriceSettings:
 
 
 @dataclass(slots=True)
+class TelemetrySettings:
+    """Traces (OpenTelemetry, the `otel` extra) and the /metrics endpoint."""
+
+    # An OTLP/HTTP collector ("http://127.0.0.1:4318"): a span per request and per upstream
+    # attempt is sent there. Empty: no traces.
+    otlp_endpoint: str = ""
+    service_name: str = "omnigate"
+    # Serve GET /metrics (Prometheus text format, no key).
+    metrics: bool = True
+
+
+@dataclass(slots=True)
 class Settings:
     data_dir: Path = Path("data")
     config_path: Path | None = None
@@ -233,6 +310,10 @@ class Settings:
     engines: EngineSettings = field(default_factory=EngineSettings)
     storage: StorageSettings = field(default_factory=StorageSettings)
     tasks: TaskSettings = field(default_factory=TaskSettings)
+    request_log: RequestLogSettings = field(default_factory=RequestLogSettings)
+    batches: BatchSettings = field(default_factory=BatchSettings)
+    telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
+    search: SearchSettings = field(default_factory=SearchSettings)
     local_models: list[LocalModelSettings] = field(default_factory=list)
     providers: dict[str, ProviderSettings] = field(default_factory=dict)
     routes: list[RouteSettings] = field(default_factory=list)
@@ -244,9 +325,25 @@ class Settings:
 
 
 UNPRICED_CHOICES = ("refuse", "free")
-_SCALAR_TABLES = ("server", "database", "redis", "routing", "billing", "engines", "storage", "tasks")
+_SCALAR_TABLES = (
+    "server",
+    "database",
+    "redis",
+    "routing",
+    "billing",
+    "engines",
+    "storage",
+    "tasks",
+    "request_log",
+    "batches",
+    "telemetry",
+    "search",
+)
+LOG_FORMATS = ("text", "json")
 # The provider name under which the built-in engines serve; config cannot redefine it.
 LOCAL_PROVIDER = "local"
+# The provider name of the search backend ([search]); routes may name it, config cannot define it.
+SEARCH_PROVIDER = "search"
 
 
 def load_settings(config_path: str | Path | None = None) -> Settings:
@@ -272,14 +369,39 @@ def load_settings(config_path: str | Path | None = None) -> Settings:
             f"[billing] unpriced must be one of {', '.join(UNPRICED_CHOICES)}, "
             f"got {settings.billing.unpriced!r}"
         )
+    _check_server(settings.server)
     _check_storage(settings.storage)
     _check_tasks(settings.tasks)
+    _check_request_log(settings.request_log)
+    _check_batches(settings.batches)
     settings.providers = _providers(raw.get("providers", {}))
+    _check_search(settings.search, settings.providers)
     settings.local_models = [_local_model(i, m) for i, m in enumerate(raw.get("local_models", []))]
     known = {*settings.providers, LOCAL_PROVIDER}
+    if settings.search.configured:
+        known.add(SEARCH_PROVIDER)
     settings.routes = [_route(i, r, known) for i, r in enumerate(raw.get("routes", []))]
     settings.prices = [_price(i, p) for i, p in enumerate(raw.get("prices", []))]
     return settings
+
+
+def _check_server(server: ServerSettings) -> None:
+    if server.log_format not in LOG_FORMATS:
+        raise ConfigError(
+            f"[server] log_format must be one of {', '.join(LOG_FORMATS)}, got {server.log_format!r}"
+        )
+    origins = []
+    for origin in server.cors_origins:
+        origin = origin.strip().rstrip("/")
+        # An origin is scheme://host[:port]; a browser never sends a path, so one would never match.
+        if origin != "*" and (
+            not origin.startswith(("http://", "https://")) or "/" in origin.split("://")[1]
+        ):
+            raise ConfigError(
+                f'[server] cors_origins: {origin!r} is not an origin ("https://app.example.com" or "*")'
+            )
+        origins.append(origin)
+    server.cors_origins = origins
 
 
 def _check_storage(storage: StorageSettings) -> None:
@@ -297,6 +419,25 @@ def _check_storage(storage: StorageSettings) -> None:
             raise ConfigError(f"[storage] names ${name}, which is not set")
 
 
+def _check_search(search: SearchSettings, providers: dict[str, ProviderSettings]) -> None:
+    if search.searxng_url and not search.searxng_url.startswith(("http://", "https://")):
+        raise ConfigError('[search] searxng_url must be "http(s)://..."')
+    for provider, model in (("chat_provider", "chat_model"), ("summarize_provider", "summarize_model")):
+        name = getattr(search, provider)
+        if not name:
+            continue
+        if name not in providers:
+            raise ConfigError(f"[search] {provider} names {name!r}, which no [providers.*] table defines")
+        if not getattr(search, model):
+            raise ConfigError(f"[search] {provider} needs {model} (the upstream model to call)")
+    if search.local_documents and not Path(search.local_documents).expanduser().is_dir():
+        raise ConfigError(f"[search] local_documents: {search.local_documents} is not a folder")
+    if search.max_results < 1:
+        raise ConfigError("[search] max_results must be at least 1")
+    if search.timeout_s <= 0:
+        raise ConfigError("[search] timeout_s must be positive")
+
+
 def _check_tasks(tasks: TaskSettings) -> None:
     for name in ("poll_min_s", "poll_max_s", "lease_s", "max_age_s", "keep_s"):
         if getattr(tasks, name) < 0:
@@ -305,6 +446,24 @@ def _check_tasks(tasks: TaskSettings) -> None:
         raise ConfigError("[tasks] concurrency must be at least 1")
     if tasks.lease_s < 1:
         raise ConfigError("[tasks] lease_s must be at least 1 second")
+
+
+def _check_request_log(request_log: RequestLogSettings) -> None:
+    if request_log.flush_interval_s <= 0:
+        raise ConfigError("[request_log] flush_interval_s must be above 0")
+    if request_log.max_pending < 1:
+        raise ConfigError("[request_log] max_pending must be at least 1")
+    if request_log.metrics_window_s <= 0:
+        raise ConfigError("[request_log] metrics_window_s must be above 0")
+
+
+def _check_batches(batches: BatchSettings) -> None:
+    for name in ("concurrency", "max_requests"):
+        if getattr(batches, name) < 1:
+            raise ConfigError(f"[batches] {name} must be at least 1")
+    for name in ("max_body_mb", "expires_s"):
+        if getattr(batches, name) <= 0:
+            raise ConfigError(f"[batches] {name} must be positive")
 
 
 def _apply_table(target: Any, table: str, values: dict[str, Any]) -> None:
@@ -321,21 +480,27 @@ def _apply_table(target: Any, table: str, values: dict[str, Any]) -> None:
 
 def _coerce(where: str, key: str, current: Any, value: Any) -> Any:
     kind = type(current)
+    name = f"{where}.{key}" if key else where
+    if kind is list:
+        # A list setting also takes one comma-separated string (the only form an env var has).
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+            raise ConfigError(f"{name} must be a list of strings, got {value!r}")
+        return [i.strip() for i in items if i.strip()]
     try:
         if kind is bool and isinstance(value, str):
             return value.strip().lower() in ("1", "true", "yes", "on")
         return kind(value)
     except (TypeError, ValueError) as exc:
-        name = f"{where}.{key}" if key else where
         raise ConfigError(f"{name} must be a {kind.__name__}, got {value!r}") from exc
 
 
 def _providers(raw: dict[str, Any]) -> dict[str, ProviderSettings]:
     providers = {}
     for name, spec in raw.items():
-        if name == LOCAL_PROVIDER:
+        if name in (LOCAL_PROVIDER, SEARCH_PROVIDER):
             raise ConfigError(
-                f"[providers.{LOCAL_PROVIDER}] is reserved for the built-in engines; pick another name"
+                f"[providers.{name}] is reserved for the built-in engines and search; pick another name"
             )
         if not isinstance(spec, dict):
             raise ConfigError(f"[providers.{name}] must be a table")

@@ -69,7 +69,7 @@ def validator(m: dict[str, Any]) -> Any:
 def test_shape() -> None:
     data = catalog()
     assert data["version"] == 1 and data["generated_by"] == "scripts/build_catalog.py"
-    assert len(data["models"]) == 370
+    assert len(data["models"]) == 386
     assert DATA.stat().st_size < 3_000_000
     for m in data["models"]:
         assert m["type"] in TYPES, m["id"]

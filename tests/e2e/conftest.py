@@ -83,9 +83,10 @@ def write_config(
     primary_speaks_responses: bool = False,
     services: Stack = Stack("sqlite", ""),
     unpriced: str = "free",
+    extra: str = "",
 ) -> None:
     """`primary_speaks_responses`: the primary takes /v1/responses natively (the backup never
-    does, so a failover crosses from one road to the other)."""
+    does, so a failover crosses from one road to the other). `extra`: TOML tables to add."""
     responses = "true" if primary_speaks_responses else "false"
     path.write_text(
         textwrap.dedent(
@@ -140,6 +141,7 @@ def write_config(
             output_per_million = {OUTPUT_CREDITS_PER_TOKEN / 2}
             """
         )
+        + textwrap.dedent(extra)
     )
 
 
@@ -180,6 +182,7 @@ async def running_harness(
     primary_speaks_responses: bool = False,
     services: Stack = Stack("sqlite", ""),
     unpriced: str = "free",
+    extra: str = "",
 ) -> AsyncIterator[Harness]:
     monkeypatch.setenv("OMNIGATE_TEST_BACKUP_KEY", "sk-fake")
     upstream = FakeOpenAIUpstream()
@@ -195,6 +198,7 @@ async def running_harness(
         primary_speaks_responses=primary_speaks_responses,
         services=services,
         unpriced=unpriced,
+        extra=extra,
     )
     settings = load_settings(config)
 

@@ -109,4 +109,4 @@ async def test_model_answers_through_the_gateway(setup: Setup, model: Model) -> 
 
 def test_every_synchronous_type_is_covered() -> None:
     assert {m.type for m in MODELS} == set(TYPES)
-    assert len(MODELS) == 285
+    assert len(MODELS) == 292

@@ -122,7 +122,7 @@ async def test_models_list_marks_the_ocr_engine_local(local_harness: Harness) ->
 async def test_limits_and_bad_documents_answer_400_naming_the_field(
     local_harness: Harness, document: dict[str, Any], pages: Any, param: str
 ) -> None:
-    engine = local_harness.gateway.local.ocr[OCR]
+    engine = local_harness.gateway.local.media[OCR]
     engine.max_pages, engine.max_pixels = 1, 1400 * 300 - 1
     png = _png("cut short")
     url = {"two pages": _pdf("one", "two"), "big image": _png("too big"), "truncated image": png[:202]}
@@ -156,7 +156,7 @@ async def _leaving_client(harness: Harness, body: dict[str, Any]) -> asyncio.Str
 async def test_a_full_queue_answers_429_and_clients_that_leave_free_their_places(
     local_harness: Harness,
 ) -> None:
-    engine = local_harness.gateway.local.ocr[OCR]
+    engine = local_harness.gateway.local.media[OCR]
     engine.scheduler.max_waiting = 1
     ten_pages = _pdf(*(f"Page number {i}" for i in range(10)))
     long = {"model": OCR, "document": {"type": "document_url", "document_url": ten_pages}}

@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 # The official OpenAPI 3.0 schema, as schemathesis ships it (copied from OAI/OpenAPI-Specification).
 from schemathesis.specs.openapi.definitions import OPENAPI_30
 
-from omnigate.app import ROUTES, TASK_ROUTES, create_app
+from omnigate.app import ROUTES, TASK_ROUTES, V2_ROUTES, create_app
 from omnigate.engines.local import find_packaged
 from omnigate.gateway import Gateway
 from omnigate.settings import load_settings
@@ -25,11 +25,16 @@ OWN_ROUTES = {
     ("POST", "/vision"),
     ("GET", "/models"),
     ("GET", "/v1/models"),
+    ("GET", "/models/metrics"),
     ("GET", "/openapi.json"),
+    ("GET", "/health"),
+    ("GET", "/ready"),
+    ("GET", "/metrics"),
     ("GET", "/files/{name}"),
     ("POST", "/v2/generate/audio/minimax/upload"),
     ("POST", "/v2/generate/audio/minimax/generate"),
     *((method, path) for path, _, _ in TASK_ROUTES for method in ("POST", "GET")),
+    *((method, path) for method, path, _ in V2_ROUTES),
 }
 
 

@@ -74,7 +74,8 @@ async def _stream(call: Call) -> web.StreamResponse:
 
     async def ending(failure: ApiError | None, usage: dict, charged: int) -> bytes:
         if failure is not None:
-            return encode_event(error_payload(failure, path=call.http_request.path, request_id=call.request_id))
+            payload = error_payload(failure, path=call.http_request.path, request_id=call.request_id)
+            return encode_event(payload)
         final = usage_chunk(tally, model=call.served_model, usage=usage, tokens_used=charged)
         return encode_event(final) + DONE
 

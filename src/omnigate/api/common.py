@@ -1,9 +1,15 @@
-"""Request parsing shared by the endpoint families: JSON bodies and model resolution."""
+"""Request parsing shared by the endpoint families: JSON bodies and model resolution; and the
+database calls of handlers that need one."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
 import orjson
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 
 from omnigate.catalog.loader import Catalog, Model
 from omnigate.catalog.rules import RuleViolation
@@ -42,14 +48,20 @@ def resolve_model(catalog: Catalog, body: dict, *, accepted: tuple[str, ...], en
     if model is None:
         retired = catalog.retired(name)
         if retired is not None:
+            instead = (
+                f"Use {retired.replacement!r} instead."
+                if retired.replacement
+                else "Choose a current model from GET /models."
+            )
             raise not_found(
-                f"The model {name!r} ({retired.name}) is deprecated and no longer available. "
-                "Choose a current model from GET /models.",
+                f"The model {name!r} ({retired.name}) is deprecated and no longer available. {instead}",
                 code="model_deprecated",
                 param="model",
             )
+        suggestion = catalog.suggest(name)
+        hint = f"Did you mean {suggestion!r}? " if suggestion else ""
         raise not_found(
-            f"The model {name!r} does not exist. GET /models lists the available models.",
+            f"The model {name!r} does not exist. {hint}GET /models lists the available models.",
             code="model_not_found",
             param="model",
         )
@@ -83,3 +95,13 @@ def _kind(value: object) -> str:
     if isinstance(value, dict):
         return "object"
     return type(value).__name__
+
+
+async def in_db(method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """A database call off the event loop; a database that does not answer is a 503."""
+    try:
+        return await asyncio.to_thread(method, *args, **kwargs)
+    except SQLAlchemyError as exc:
+        raise ApiError(
+            503, "Service unavailable: the database did not answer; try again.", code="database_unavailable"
+        ) from exc

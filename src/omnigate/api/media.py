@@ -86,20 +86,23 @@ async def run_media(call: Call, family: str, uploads: list[Upload], extra: dict 
     model's rules do not name (an STT `url`), which `forward_body` would drop."""
     fetch = call.gw.fetcher.fetch
     files = {u.field for u in uploads}
-    request = call.request
-
-    def client_gone() -> bool:
-        # aiohttp tells a handler nothing when its client leaves; the connection says it.
-        return request is not None and (request.transport is None or request.transport.is_closing())
 
     async def send_one(deployment: Deployment) -> MediaResult:
         forwarded = {k: v for k, v in call.forward_body(deployment).items() if k not in files}
         body = {**forwarded, **(extra or {})}
         backend = cast(MediaBackend, deployment.backend)
-        job = MediaJob(family, body, uploads, fetch, account_id=call.key.account_id, client_gone=client_gone)
+        job = MediaJob(family, body, uploads, fetch, call.key.account_id, _gone(call))
         return await backend.run_media(job)
 
     return await call.attempt(send_one)
+
+
+def _gone(call: Call) -> Callable[[], bool] | None:
+    """Whether the client of this call has left (aiohttp does not cancel its handler)."""
+    request = call.request
+    if request is None:
+        return None
+    return lambda: request.transport is None or request.transport.is_closing()
 
 
 async def settle_media(call: Call, result: MediaResult) -> int:

@@ -99,14 +99,22 @@ def _headers(call: Call, content_type: str | None = "application/json") -> dict[
 
 
 async def _complete(call: Call, stops: tuple[str, ...]) -> web.Response:
+    message, usage, completion = await answer_message(call, stops)
+    await settle_tokens(call, usage, completion)
+    return web.Response(body=orjson.dumps(message), headers=_headers(call))
+
+
+async def answer_message(call: Call, stops: tuple[str, ...]) -> tuple[dict, dict, dict]:
+    """The answer as an Anthropic message, the OpenAI usage to charge (as reported, or
+    estimated), and the completion it came from; not yet charged (a batch's runner keeps the
+    answer first)."""
     completion = await complete_chat(call)
     message = to_message(completion, model=call.served_model, stop_sequences=stops)
     usage = completion.get("usage")
     if not usage:
         usage = estimated_usage(call, _output_chars(message) // 4)
         message["usage"] = anthropic_usage(usage)
-    await settle_tokens(call, usage, completion)
-    return web.Response(body=orjson.dumps(message), headers=_headers(call))
+    return message, usage, completion
 
 
 def _output_chars(message: dict) -> int:

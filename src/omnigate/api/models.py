@@ -59,3 +59,10 @@ async def list_models(request: web.Request) -> web.Response:
 async def list_models_openai(request: web.Request) -> web.Response:
     catalog = request.app[GATEWAY].catalog
     return web.Response(body=_rendered(catalog, True), content_type="application/json")
+
+
+async def model_metrics(request: web.Request) -> web.Response:
+    """GET /models/metrics (no key): latency and speed per model, measured here
+    (telemetry/model_metrics.py)."""
+    answer = await request.app[GATEWAY].model_metrics.current()
+    return web.Response(body=orjson.dumps(answer), content_type="application/json")

@@ -28,6 +28,7 @@ from omnigate.http.scopes import require_scope
 from omnigate.routing.attempts import attempt
 from omnigate.routing.router import Deployment
 from omnigate.store.rows import KeyRow
+from omnigate.telemetry.logs import prompt_of
 from omnigate.telemetry.record import RequestRecord, current
 
 T = TypeVar("T")
@@ -93,8 +94,14 @@ async def admit(
 ) -> Call:
     """`begin` for a call that no HTTP request carries (a batch's entry, an assistant's run, both
     run by the task runner): the same checks, the same hold, the same settlement later."""
+    if record is not None:  # the key's owner sees its refused requests in its log too
+        record.account_id, record.key_prefix = key.account_id, key.prefix
     require_scope(key, family.endpoint)
     model = resolve_model(gw.catalog, body, accepted=family.accepted, endpoint=family.endpoint)
+    if record is not None:
+        record.model = model.id
+        if gw.settings.server.log_prompts:
+            record.prompt = prompt_of(body)
     if check is not None:
         check(model, body)
     validate_with(model, body)
@@ -106,8 +113,6 @@ async def admit(
         worst_case = max(
             [worst_case, *(d.backend.reserve_credits for d in plan if d.backend.markup is not None)]
         )
-    if record is not None:
-        record.account_id, record.key_prefix, record.model = key.account_id, key.prefix, model.id
     reservation = await hold(gw.book, key, worst_case)
     return Call(
         gw=gw,
@@ -166,6 +171,8 @@ class Call:
 
     async def attempt(self, send_one: Callable[[Deployment], Awaitable[T]]) -> T:
         """The answer of the first deployment of the plan that gives one."""
+        if self.gw.tracing is not None:
+            send_one = self.gw.tracing.attempts(send_one, self.model, self.body, self.request_id)
         answered = await attempt(
             self.plan,
             send_one,

@@ -19,21 +19,20 @@ created it, and any other gets 404.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 import orjson
 from aiohttp import web
-from sqlalchemy.exc import SQLAlchemyError
 
+from omnigate.api.common import in_db as _db
 from omnigate.api.media import begin_media
 from omnigate.api.pipeline import Call, Family
 from omnigate.api.transcription import audio_estimate
 from omnigate.billing.pricing import Used
 from omnigate.catalog.loader import Model
-from omnigate.errors import BODY_VALIDATION, ApiError, bad_request, not_found
+from omnigate.errors import BODY_VALIDATION, bad_request, not_found
 from omnigate.gateway import GATEWAY, REQUEST_ID, Gateway
 from omnigate.providers.media import MediaJob, Upload
 from omnigate.providers.tasks import Submitted, TaskBackend
@@ -175,15 +174,6 @@ async def _store(
         if submitted
         else tuple(TaskInput(u.field, u.filename, u.content_type, u.data) for u in uploads),
     )
-
-
-async def _db(method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    try:
-        return await asyncio.to_thread(method, *args, **kwargs)
-    except SQLAlchemyError as exc:
-        raise ApiError(
-            503, "Service unavailable: the database did not answer; try again.", code="database_unavailable"
-        ) from exc
 
 
 # -- worst cases ----------------------------------------------------------------------------------

@@ -128,6 +128,11 @@ class LedgerQueue:
         state.limits = row.limits
         state.updated_at = max(state.updated_at, row.updated_at)
 
+    @property
+    def backlog(self) -> int:
+        """Settled entries still waiting for the sync loop to write them to the ledger."""
+        return len(self._pending)
+
     def settled_everywhere(self) -> bool:
         """Every charge recorded here has reached every store (the outbox may be deleted)."""
         return not self._pending

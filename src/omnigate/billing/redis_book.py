@@ -116,6 +116,10 @@ class RedisCreditBook(LedgerQueue):
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._idle.wait(), timeout_s)
 
+    async def ping(self) -> None:
+        """Raises unless Redis answers (readiness checks)."""
+        await self._redis.call("PING")
+
     async def close(self) -> None:
         await self.drain()
         for task in self._tasks:

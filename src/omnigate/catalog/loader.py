@@ -77,6 +77,8 @@ class RetiredModel:
     id: str
     name: str
     developer: str
+    # The current model the reference names for it (empty when none is known).
+    replacement: str = ""
 
 
 class Catalog:
@@ -85,8 +87,11 @@ class Catalog:
         self._by_name: dict[str, Model] = {}
         self._by_folded: dict[str, Model | None] = {}
         self._retired: dict[str, RetiredModel] = {}
+        self._retired_folded: dict[str, RetiredModel] = {}
+        self._by_loose: dict[str, Model | None] = {}
         for item in retired:
             self._retired[item.id] = item
+            self._retired_folded.setdefault(item.id.lower(), item)
         for model in models:
             self.add(model)
 
@@ -100,15 +105,29 @@ class Catalog:
             folded = name.lower()
             # A case-insensitive match is only offered when it is unambiguous.
             self._by_folded[folded] = None if folded in self._by_folded else model
+            spelt = _loose(name)
+            if self._by_loose.get(spelt, model) is not model:
+                self._by_loose[spelt] = None
+            else:
+                self._by_loose[spelt] = model
 
     def lookup(self, name: str) -> Model | None:
         model = self._by_name.get(name)
-        if model is None:
+        # A retired id spelt exactly is retired even when a current id differs only by case
+        # (`Gryphe/MythoMax-L2-13b` is gone, `gryphe/mythomax-l2-13b` is served).
+        if model is None and name not in self._retired:
             model = self._by_folded.get(name.lower())
         return model
 
+    def suggest(self, name: str) -> str | None:
+        """The one model an unknown name spells another way (vendor prefix, case, dots for
+        dashes: `gpt-5.2` for `openai/gpt-5-2`, as docs page titles write ids), if any."""
+        model = self._by_loose.get(_loose(name))
+        return model.id if model else None
+
     def retired(self, name: str) -> RetiredModel | None:
-        return self._retired.get(name)
+        """The retired model a name spells, exactly or in another case."""
+        return self._retired.get(name) or self._retired_folded.get(name.lower())
 
     def matching(self, pattern: str) -> list[Model]:
         """Models whose id or an alias matches a config pattern (exact name or glob)."""
@@ -130,9 +149,14 @@ class Catalog:
                         id=name,
                         name=raw.get("name") or raw["id"],
                         developer=raw.get("developer", ""),
+                        replacement=raw.get("replacement", ""),
                     )
                 )
         return cls(models, retired)
+
+
+def _loose(name: str) -> str:
+    return name.rsplit("/", 1)[-1].lower().replace(".", "-")
 
 
 def _model(raw: dict[str, Any], rule_sets: dict[str, Any]) -> Model:

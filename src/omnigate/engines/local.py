@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from omnigate.catalog.loader import Model
+from omnigate.engines import audio_models
 from omnigate.engines.llama_chat import LlamaChatEngine, LocalChunkStream
 from omnigate.engines.ocr import OcrEngine
 from omnigate.errors import BODY_VALIDATION, ApiError, bad_request
@@ -56,13 +57,16 @@ CHAT_FEATURES = (
 @dataclass(frozen=True, slots=True)
 class LocalModelSpec:
     id: str
-    type: str  # chat-completion | embedding | document (OCR)
+    type: str  # chat-completion | embedding | tts | stt | document (OCR)
     path: Path
     name: str
     developer: str = ""
     description: str = ""
     url: str = ""
     context_length: int | None = None
+    engine: str = ""  # for speech: piper | flite | faster-whisper (engines/audio_models.py)
+    parts: tuple[Path, ...] = ()  # a model file shipped in parts, joined at first use
+    sha256: str = ""  # of the joined file
 
 
 def find_packaged(package: str, file: str) -> Path | None:
@@ -78,9 +82,10 @@ def find_packaged(package: str, file: str) -> Path | None:
     return path if path.exists() else None
 
 
-def _missing_runtimes(model_type: str) -> list[str]:
-    """The libraries a local model of this type needs that cannot be imported here."""
-    return [name for name in _RUNTIMES[model_type] if not _importable(name)]
+def _missing_runtimes(model_type: str, engine: str = "") -> list[str]:
+    """The libraries a local model of this type (or engine) needs that cannot be imported here."""
+    needed = audio_models.RUNTIMES[engine] if engine else _RUNTIMES[model_type]
+    return [name for name in needed if not _importable(name)]
 
 
 def _importable(module: str) -> bool:
@@ -94,21 +99,31 @@ def local_specs(settings: Settings) -> list[LocalModelSpec]:
     specs: list[LocalModelSpec] = []
     if settings.engines.builtin:
         for raw in json.loads((DATA / "builtin.json").read_text())["models"]:
-            path = find_packaged(raw["package"], raw["file"])
-            missing = _missing_runtimes(raw["type"])
+            engine = raw.get("engine", "")
+            # flite is a program, not a package: its "path" is unused.
+            path = find_packaged(raw["package"], raw["file"]) if "package" in raw else Path(raw["command"])
+            missing = _missing_runtimes(raw["type"], engine) + audio_models.missing_commands(raw)
             if path is None and raw["package"] not in missing:  # rapidocr is both
                 missing.insert(0, raw["package"])
+            parts = [(package, find_packaged(package, file)) for package, file in raw.get("parts", ())]
+            missing[:0] = [package for package, part in parts if part is None]
             if missing:
                 log.warning(
                     "built-in model %s is not available: %s not installed", raw["id"], ", ".join(missing)
                 )
                 continue
-            # A document reader has no context window; the chat model's is the config's.
-            context = raw.get("context_length") or (
-                settings.engines.context_tokens if raw["type"] == "chat-completion" else None
-            )
+            context = raw.get("context_length") or settings.engines.context_tokens
             keep = ("id", "type", "name", "developer", "description", "url")
-            specs.append(LocalModelSpec(path=path, context_length=context, **{k: raw[k] for k in keep}))
+            specs.append(
+                LocalModelSpec(
+                    path=path,
+                    context_length=context if raw["type"] in ("chat-completion", "embedding") else None,
+                    engine=engine,
+                    parts=tuple(part for _, part in parts if part is not None),
+                    sha256=raw.get("sha256", ""),
+                    **{k: raw[k] for k in keep},
+                )
+            )
     for own in settings.local_models:
         missing = _missing_runtimes("chat-completion")
         if missing:
@@ -131,16 +146,23 @@ def local_specs(settings: Settings) -> list[LocalModelSpec]:
     return specs
 
 
-# Each type's rules file, features and endpoints.
-_KINDS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
-    "chat-completion": ("chat_rules.json", CHAT_FEATURES, ("/v1/chat/completions",)),
-    "embedding": ("embedding_rules.json", (), ("/v1/embeddings",)),
-    "document": ("ocr_rules.json", (), ("/v1/ocr",)),
+# The rules file and routes of the other local types.
+_RULES = {
+    "chat-completion": "chat_rules.json",
+    "embedding": "embedding_rules.json",
+    "document": "ocr_rules.json",
+}
+_ENDPOINTS = {
+    "chat-completion": ("/v1/chat/completions",),
+    "embedding": ("/v1/embeddings",),
+    "document": ("/v1/ocr",),
 }
 
 
 def catalogue_model(spec: LocalModelSpec) -> Model:
-    rules_file, features, endpoints = _KINDS[spec.type]
+    chat = spec.type == "chat-completion"
+    speech = spec.type in audio_models.RULES
+    rules_file = audio_models.RULES[spec.type] if speech else _RULES[spec.type]
     rules = json.loads((DATA / rules_file).read_text())
     return Model(
         id=spec.id,
@@ -149,8 +171,8 @@ def catalogue_model(spec: LocalModelSpec) -> Model:
         developer=spec.developer,
         description=spec.description,
         context_length=spec.context_length,
-        features=features,
-        endpoints=endpoints,
+        features=CHAT_FEATURES if chat else (),
+        endpoints=audio_models.ENDPOINTS[spec.type] if speech else _ENDPOINTS[spec.type],
         rules=rules,
         param_names=frozenset(rules["properties"]) | {"model"},
         url=spec.url,
@@ -245,21 +267,32 @@ class LocalBackend:
     embeds = True
     markup: float | None = None
     reserve_credits = 0
+    media_families: frozenset[str] = frozenset()
     task_families: frozenset[str] = frozenset()
 
     def __init__(self, settings: Settings, specs: list[LocalModelSpec]) -> None:
         self.chat: dict[str, LlamaChatEngine] = {}
         self.embedders: dict[str, LocalEmbedder] = {}
-        self.ocr: dict[str, OcrEngine] = {}
+        # Media engines (speech, OCR) by model id, the family each one's jobs come as, and the
+        # media families they serve (the router asks).
+        self.media: dict[str, audio_models.MediaEngine] = {}
+        self._media_type: dict[str, str] = {}
+        self.media_families = frozenset()
         engines = settings.engines
         for spec in specs:
-            if spec.type == "document":
-                self.ocr[spec.id] = OcrEngine(
+            if spec.type in audio_models.FAMILIES:
+                self.media[spec.id] = audio_models.build(spec, settings)
+                self._media_type[spec.id] = spec.type
+                self.media_families |= audio_models.FAMILIES[spec.type]
+            elif spec.type == "document":
+                self.media[spec.id] = OcrEngine(
                     spec.id,
                     max_waiting=engines.max_waiting,
                     max_pages=engines.ocr_max_pages,
                     max_pixels=engines.ocr_max_pixels,
                 )
+                self._media_type[spec.id] = "ocr"
+                self.media_families |= {"ocr"}
             elif spec.type == "chat-completion":
                 self.chat[spec.id] = LlamaChatEngine(
                     spec.id,
@@ -270,18 +303,10 @@ class LocalBackend:
                 )
             else:
                 self.embedders[spec.id] = LocalEmbedder(spec.id, spec.path)
-        # The media families this backend serves (providers/media.py): those of its engines.
-        self.media_families: frozenset[str] = frozenset({"ocr"} if self.ocr else ())
 
     def close(self) -> None:
-        for engine in (*self.chat.values(), *self.embedders.values(), *self.ocr.values()):
+        for engine in (*self.chat.values(), *self.embedders.values(), *self.media.values()):
             engine.close()
-
-    async def run_media(self, job: MediaJob) -> MediaResult:
-        engine = self.ocr.get(job.body["model"]) if job.family == "ocr" else None
-        if engine is None:
-            raise _missing(job.body["model"], job.family, self.ocr if job.family == "ocr" else {})
-        return await engine.run(job)
 
     async def complete(self, body: dict, *, account_id: int) -> dict:
         return await self._chat(body).complete(body, account_id=account_id)
@@ -294,6 +319,12 @@ class LocalBackend:
         if embedder is None:
             raise _missing(body["model"], "embedding", self.embedders)
         return await embedder.embed(body)
+
+    async def run_media(self, job: MediaJob) -> MediaResult:
+        engine = self.media.get(job.body["model"])
+        if engine is None or self._media_type[job.body["model"]] != job.family:
+            raise _missing(job.body["model"], job.family, self.media)
+        return await engine.run(job)
 
     def _chat(self, body: dict) -> LlamaChatEngine:
         engine = self.chat.get(body["model"])

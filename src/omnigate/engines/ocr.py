@@ -3,8 +3,8 @@
 
 A document is an image (anything Pillow opens) or a PDF, whose pages pypdfium2 renders one by
 one. Reading runs in the engine's own thread, one document at a time; waiting documents take
-turns by account (scheduler.py) and a full waiting room answers 429. A client that leaves takes
-its document out of the queue, or stops the reading after the page in progress.
+turns by account and a full waiting room answers 429 (turns.py). A client that leaves takes its
+document out of the queue, or stops the reading after the page in progress.
 """
 
 from __future__ import annotations
@@ -16,13 +16,14 @@ import contextlib
 import io
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from omnigate.billing.pricing import Used
-from omnigate.engines.scheduler import FairScheduler, QueueFull
+from omnigate.engines.scheduler import FairScheduler
+from omnigate.engines.turns import take_turn
 from omnigate.errors import BODY_VALIDATION, ApiError, bad_request
 from omnigate.providers.base import UpstreamFailure
 from omnigate.providers.media import MediaJob, MediaResult
@@ -32,13 +33,9 @@ if TYPE_CHECKING:
     from PIL.Image import Image
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 # PDF pages are rendered at this resolution (10-point text is then 28 pixels high), lowered for a
 # page that would exceed the pixel limit.
 PDF_DPI = 200
-# How often a running document checks that its client is still there (seconds). aiohttp tells
-# a handler nothing when its client leaves, so the connection is looked at.
-GONE_POLL_S = 0.1
 # pdfium is not thread-safe: every call into it holds this lock.
 _PDFIUM = threading.Lock()
 
@@ -74,7 +71,9 @@ class OcrEngine:
     async def run(self, job: MediaJob) -> MediaResult:
         data = await _document_bytes(job)
         document = await asyncio.to_thread(self.inspect, data, job.body.get("pages"))
-        pages = await until_gone(self._read_in_turn(document, job.account_id), job.client_gone)
+        pages = await take_turn(
+            self.scheduler, self.model_id, job.account_id, lambda: self._read(document), job.gone
+        )
         body = {
             "pages": pages,
             "model": self.model_id,
@@ -83,19 +82,8 @@ class OcrEngine:
         }
         return MediaResult(body=body, used=Used(pages=len(pages)))
 
-    async def _read_in_turn(self, document: Document, account_id: int) -> list[dict]:
-        try:
-            await self.scheduler.acquire(account_id)
-        except QueueFull as exc:
-            raise UpstreamFailure(
-                ApiError(
-                    429,
-                    f"Too Many Requests: the local model {self.model_id!r} is busy ({exc}).",
-                    code="engine_busy",
-                    headers={"Retry-After": "2"},
-                ),
-                retryable=True,
-            ) from exc
+    async def _read(self, document: Document) -> list[dict]:
+        """The reading, in the engine's thread, during the document's turn (turns.py)."""
         reading = asyncio.get_running_loop().run_in_executor(self._executor, self.read, document)
         try:
             return await asyncio.shield(reading)
@@ -107,14 +95,12 @@ class OcrEngine:
                 ApiError(500, f"The local engine {self.model_id!r} failed: {exc}", code="engine_error"),
                 retryable=False,
             ) from exc
-        except asyncio.CancelledError:
+        except asyncio.CancelledError:  # the client left (or the server stops)
             document.stop.set()
             # Wait for the thread to stop, so the next document never overlaps this one.
             with contextlib.suppress(Exception):
                 await asyncio.shield(reading)
             raise
-        finally:
-            self.scheduler.release()
 
     # -- on a worker thread ----------------------------------------------------------------------
     def inspect(self, data: bytes, pages: object) -> Document:
@@ -205,25 +191,6 @@ class OcrEngine:
             # The models inside the package; RapidOCR only checks their hashes, it downloads nothing.
             self._ocr = RapidOCR(params={"Global.log_level": "warning"})
         return self._ocr
-
-
-async def until_gone(work: Awaitable[T], gone: Callable[[], bool]) -> T:
-    """`work`'s result, or CancelledError once `gone()` says the client left (it then gets no
-    answer, and the record says 499)."""
-    task = asyncio.ensure_future(work)
-    try:
-        while True:
-            done, _ = await asyncio.wait({task}, timeout=GONE_POLL_S)
-            if done:
-                return task.result()
-            if gone():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Stopped):
-                    await task
-                raise asyncio.CancelledError
-    finally:
-        if not task.done():
-            task.cancel()
 
 
 async def _document_bytes(job: MediaJob) -> bytes:

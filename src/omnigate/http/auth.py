@@ -61,6 +61,11 @@ class KeyCache:
         row = self._by_hash.get(key_hash) if key_hash else None
         return row.limits if row is not None else None
 
+    def by_prefix(self, prefix: str) -> KeyRow | None:
+        """A known key by its prefix (work the task runner does on a key's behalf)."""
+        key_hash = self._hash_by_prefix.get(prefix)
+        return self._by_hash.get(key_hash) if key_hash else None
+
     def __len__(self) -> int:
         return len(self._by_hash)
 

@@ -22,6 +22,8 @@ from omnigate.catalog.loader import Catalog
 from omnigate.gateway import GATEWAY
 from omnigate.http.openapi_requests import Schema, ref
 from omnigate.http.openapi_schemas import COMPONENTS
+from omnigate.http.openapi_search import SEARCH_ANSWERS
+from omnigate.http.openapi_usage import USAGE_ROUTES
 from omnigate.routing.router import Router
 
 Auth = Literal["none", "key", "admin", "anthropic"]
@@ -60,6 +62,10 @@ class Operation:
     parameters: tuple[Schema, ...] = ()  # beyond the path's own
     form: bool = False  # the body is multipart/form-data (files), not JSON
     answer_type: str = "application/json"  # audio routes answer audio
+    # Other bodies the same status may carry: (content type, component schema).
+    also: tuple[tuple[str, str], ...] = ()
+    # Other statuses answered with the success body's schema (a readiness check's 503).
+    same_body: tuple[int, ...] = ()
 
 
 def _optional(where: str, name: str, schema: Schema) -> Schema:
@@ -68,6 +74,17 @@ def _optional(where: str, name: str, schema: Schema) -> Schema:
 
 OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", "/openapi.json"): Operation("This document", "meta", "none", "OpenAPI"),
+    ("GET", "/health"): Operation("The process is alive (liveness)", "operations", "none", "Health"),
+    ("GET", "/ready"): Operation(
+        "Database, Redis (when configured) and routes are ready; 503 names what is not",
+        "operations",
+        "none",
+        "Readiness",
+        same_body=(503,),
+    ),
+    ("GET", "/metrics"): Operation(
+        "Prometheus metrics of every worker", "operations", "none", "MetricsText", answer_type="text/plain"
+    ),
     ("GET", "/models"): Operation("Models, in the service's own shape", "models", "none", "ModelList"),
     ("GET", "/v1/models"): Operation("Models, also as OpenAI Model objects", "models", "none", "ModelList"),
     ("POST", "/v1/chat/completions"): Operation(
@@ -117,6 +134,33 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             _optional("query", "order", {"type": "string", "enum": ["asc", "desc"], "default": "desc"}),
             _optional("query", "after", {"type": "string"}),
         ),
+    ),
+    ("POST", "/v1/batches"): Operation(
+        "Create a message batch (Anthropic Messages requests, any chat model)",
+        "batches",
+        "key",
+        "MessageBatch",
+        "BatchRequest",
+        errors=(400, 403, 413, 503),
+    ),
+    ("GET", "/v1/batches"): Operation(
+        "A message batch while it runs; its results (JSONL, one MessageBatchResult a line) once ended",
+        "batches",
+        "key",
+        "MessageBatch",
+        errors=STORED_ERRORS,
+        parameters=({"name": "batch_id", "in": "query", "required": True, "schema": {"type": "string"}},),
+        also=(("application/jsonl", "MessageBatchResult"),),
+    ),
+    ("GET", "/v1/batches/{batch_id}"): Operation(
+        "A message batch", "batches", "key", "MessageBatch", errors=STORED_ERRORS
+    ),
+    ("POST", "/v1/batches/cancel/{batch_id}"): Operation(
+        "Cancel a message batch (400 once it has ended)",
+        "batches",
+        "key",
+        "MessageBatch",
+        errors=STORED_ERRORS,
     ),
     ("GET", "/v1/billing/balance"): Operation("The key's account balance", "billing", "key", "Balance"),
     ("GET", "/v1/admin/accounts"): Operation("Accounts", "admin", "admin", "List"),
@@ -236,6 +280,24 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
 }
 
 
+# The AI search's follow-ups: what the search behind a chat completion (its id) found.
+_FOLLOWUP_ID: Schema = {
+    "name": "followup_id",
+    "in": "query",
+    "required": True,
+    "schema": {"type": "string"},
+    "description": "The id of a bagoodex/bagoodex-search-v1 chat completion",
+}
+OPERATIONS.update(
+    {
+        ("GET", f"/v1/bagoodex/{kind}"): Operation(
+            summary, "search", "key", answer, errors=STORED_ERRORS, parameters=(_FOLLOWUP_ID,)
+        )
+        for kind, (summary, answer) in SEARCH_ANSWERS.items()
+    }
+)
+
+
 def _task_operations() -> dict[tuple[str, str], Operation]:
     """The asynchronous generations: create with POST, poll with GET ?generation_id=."""
     generation_id = {"name": "generation_id", "in": "query", "required": True, "schema": {"type": "string"}}
@@ -294,6 +356,15 @@ def _task_operations() -> dict[tuple[str, str], Operation]:
 
 
 OPERATIONS.update(_task_operations())
+OPERATIONS.update(
+    {
+        ("GET", path): Operation(summary, "usage", "key", answer, errors=(400, 403, 404), parameters=params)
+        for path, summary, answer, params in USAGE_ROUTES
+    }
+)
+OPERATIONS[("GET", "/models/metrics")] = Operation(
+    "Latency and speed per model, measured by this gateway", "models", "none", "ModelMetrics"
+)
 
 _SECURITY: dict[Auth, list[dict[str, list[str]]]] = {
     "none": [],
@@ -344,7 +415,11 @@ def _operation(method: str, path: str, op: Operation) -> dict[str, Any]:
     answer: dict[str, Any] = {op.answer_type: {"schema": ref(op.answer)}}
     if op.streams:
         answer["text/event-stream"] = {"schema": ref("EventStream")}
+    for content_type, schema in op.also:
+        answer[content_type] = {"schema": ref(schema)}
     responses: dict[str, Any] = {str(op.status): {"description": op.summary, "content": answer}}
+    for status in op.same_body:
+        responses[str(status)] = {"description": op.summary, "content": answer}
     for status in sorted({*_KEY_ERRORS[op.auth], *op.errors}):
         responses[str(status)] = {
             "description": "Error",

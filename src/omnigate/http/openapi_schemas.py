@@ -6,6 +6,7 @@ openapi_requests.py).
 from __future__ import annotations
 
 from omnigate.api.keys import RETENTIONS
+from omnigate.http.openapi_batches import BATCH_COMPONENTS
 from omnigate.http.openapi_media import MEDIA_COMPONENTS
 from omnigate.http.openapi_requests import (
     CHAT_REQUEST,
@@ -18,6 +19,8 @@ from omnigate.http.openapi_requests import (
     enum,
     obj,
 )
+from omnigate.http.openapi_search import SEARCH_COMPONENTS
+from omnigate.http.openapi_usage import USAGE_COMPONENTS
 from omnigate.http.scopes import SCOPES
 from omnigate.store.rows import BUDGET_PERIODS
 
@@ -157,6 +160,9 @@ ANTHROPIC_ERROR = obj(
 
 COMPONENTS: dict[str, Schema] = {
     **MEDIA_COMPONENTS,
+    **USAGE_COMPONENTS,
+    **BATCH_COMPONENTS,
+    **SEARCH_COMPONENTS,
     "Error": ERROR,
     "AnthropicError": ANTHROPIC_ERROR,
     "ChatCompletionRequest": CHAT_REQUEST,
@@ -226,4 +232,17 @@ COMPONENTS: dict[str, Schema] = {
     ),
     "EventStream": SSE,
     "OpenAPI": {"type": "object"},
+    "Health": obj({"status": enum("ok")}, ("status",)),
+    # api/ops.py: each check says "ok", "not configured" (Redis) or what is wrong.
+    "Readiness": obj(
+        {
+            "status": enum("ready", "not ready"),
+            "checks": obj(
+                {"database": {"type": "string"}, "redis": {"type": "string"}, "routes": {"type": "string"}},
+                ("database", "redis", "routes"),
+            ),
+        },
+        ("status", "checks"),
+    ),
+    "MetricsText": {"type": "string", "description": "Prometheus text exposition format 0.0.4"},
 }

@@ -8,7 +8,7 @@ from aiohttp import web
 from omnigate.telemetry.record import RequestRecord, current
 
 # Where a stream keeps the record of its request, for send() to mark the first byte of the body.
-_RECORD = "omnigate.record"
+_RECORD = web.ResponseKey("record", RequestRecord)
 
 DONE = b"data: [DONE]\n\n"
 
@@ -36,7 +36,7 @@ async def open_sse(request: web.Request, headers: dict[str, str]) -> web.StreamR
 
 
 async def send(response: web.StreamResponse, data: bytes) -> None:
-    record: RequestRecord | None = response.get(_RECORD)
+    record = response.get(_RECORD)
     if record is not None and record.ttft_ms is None:
         record.mark_first_byte()
     try:

@@ -72,6 +72,8 @@ class HttpProvider:
         )
         self._session: aiohttp.ClientSession | None = None
         self._urls: dict[str, URL] = {}
+        # Hooks on each upstream request (traces add the W3C traceparent header); set before start.
+        self.trace_configs: list[aiohttp.TraceConfig] = []
 
     @staticmethod
     def api_root(base_url: str) -> str:
@@ -87,7 +89,10 @@ class HttpProvider:
         # No cookie jar: the session is shared by every account, upstream APIs set no cookies
         # worth keeping, and filtering them costs time on every request.
         self._session = aiohttp.ClientSession(
-            connector=connector, timeout=self._timeout, cookie_jar=aiohttp.DummyCookieJar()
+            connector=connector,
+            timeout=self._timeout,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            trace_configs=self.trace_configs or None,
         )
 
     async def close(self) -> None:

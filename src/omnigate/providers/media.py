@@ -52,10 +52,6 @@ async def _no_fetch(url: str) -> Upload:
     raise RuntimeError("this job was built without a fetcher")
 
 
-def _never_gone() -> bool:
-    return False
-
-
 @dataclass(slots=True)
 class MediaJob:
     family: str  # one of FAMILIES
@@ -63,10 +59,10 @@ class MediaJob:
     files: list[Upload] = field(default_factory=list)
     # For adapters whose upstream takes bytes where the client gave a URL (an STT `url`, say).
     fetch: Fetch = _no_fetch
-    # For the built-in engines: whose turn it is in their queue, and whether the client left
-    # (its job then gives up its place or stops early).
+    # For local engines: whose turn it is (fair queues by account), and whether the client that
+    # waits for the answer has left (None: no client waits, as for a task).
     account_id: int = 0
-    client_gone: Callable[[], bool] = _never_gone
+    gone: Callable[[], bool] | None = None
 
     def file(self, name: str) -> Upload | None:
         return next((f for f in self.files if f.field == name), None)

@@ -12,6 +12,8 @@ class DeploymentHealth:
         self.cooldown_s = cooldown_s
         self._failures: dict[str, int] = {}
         self._cool_until: dict[str, float] = {}
+        # Every deployment tried so far, for the metrics of their health.
+        self.seen: set[str] = set()
 
     def available(self, label: str) -> bool:
         until = self._cool_until.get(label)
@@ -19,6 +21,7 @@ class DeploymentHealth:
 
     def failed(self, label: str) -> bool:
         """Count a failure; returns True when it sends the deployment into a cool-down."""
+        self.seen.add(label)
         count = self._failures.get(label, 0) + 1
         self._failures[label] = count
         if count >= self.failures_to_cool:
@@ -27,7 +30,12 @@ class DeploymentHealth:
             return True
         return False
 
+    def failures(self, label: str) -> int:
+        """Failures since the last success or cool-down."""
+        return self._failures.get(label, 0)
+
     def succeeded(self, label: str) -> None:
+        self.seen.add(label)
         self._failures.pop(label, None)
         self._cool_until.pop(label, None)
 

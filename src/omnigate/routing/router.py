@@ -28,6 +28,11 @@ class Router:
         self._cache: dict[str, tuple[Deployment, ...]] = {}
         self.health = health
 
+    @property
+    def route_count(self) -> int:
+        """Routes in the config, the built-in engines' included."""
+        return len(self._routes)
+
     def deployments(self, model: Model) -> tuple[Deployment, ...]:
         found = self._cache.get(model.id)
         if found is None:

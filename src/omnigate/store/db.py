@@ -1,5 +1,6 @@
 """Database access: accounts, keys, stored Responses turns and the change feed (the ledger is in
-store/ledger.py, tasks in store/tasks.py).
+store/ledger.py, tasks in store/tasks.py, the request log in store/request_log.py, batches in
+store/batches.py, search results in store/search_results.py).
 
 Plain synchronous SQLAlchemy Core. The server never calls it on the event loop: the hot path
 reads in-memory caches, and the background sync loop (omnigate/sync.py) does the I/O in a thread.
@@ -13,11 +14,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, update
+from sqlalchemy import Engine, create_engine, delete, event, func, insert, inspect, select, update
 from sqlalchemy.engine import Connection
 
 from omnigate.store import migrations, schema
+from omnigate.store.batches import BatchStore
 from omnigate.store.keys import hash_key, new_key, visible_prefix
+from omnigate.store.request_log import RequestLogStore
 from omnigate.store.rows import (
     NO_LIMITS,
     AccountRow,
@@ -27,6 +30,7 @@ from omnigate.store.rows import (
     Limits,
     StoredResponse,
 )
+from omnigate.store.search_results import SearchResultStore
 from omnigate.store.tasks import TaskStore
 from omnigate.store.timestamps import aware, now
 
@@ -58,7 +62,7 @@ def _normalise_url(url: str) -> str:
     return url
 
 
-class Database(TaskStore):
+class Database(TaskStore, RequestLogStore, BatchStore, SearchResultStore):
     def __init__(self, url: str) -> None:
         self.url = _normalise_url(url)
         if self.url.startswith("sqlite:///"):
@@ -73,6 +77,13 @@ class Database(TaskStore):
     def upgrade(self) -> int:
         """Create or migrate the schema; returns the version now in place."""
         return migrations.upgrade(self.engine)
+
+    def schema_version(self) -> int | None:
+        """The schema version in place (None: no schema yet); raises when the database is down."""
+        with self.engine.connect() as conn:
+            if not inspect(conn).has_table("schema_version"):
+                return None
+            return conn.scalar(select(func.max(schema.schema_version.c.version)))
 
     # -- accounts --------------------------------------------------------------------------
     def create_account(

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Engine, func, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from omnigate.store import schema
@@ -155,22 +155,20 @@ class LedgerStore:
                 .where(schema.ledger.c.account_id == account_id)
                 .order_by(schema.ledger.c.id)
             ).all()
-        return [
-            LedgerEntry(
-                entry_id=r.entry_id,
-                account_id=r.account_id,
-                amount=r.amount,
-                kind=r.kind,
-                key_prefix=r.key_prefix,
-                model=r.model,
-                request_id=r.request_id,
-                prompt_tokens=r.prompt_tokens,
-                completion_tokens=r.completion_tokens,
-                note=r.note,
-                created_at=aware(r.created_at),
-            )
-            for r in rows
-        ]
+        return [_entry(r) for r in rows]
+
+    def ledger_page(
+        self, account_id: int, *, limit: int, before_id: int | None = None
+    ) -> list[tuple[int, LedgerEntry]]:
+        """Up to `limit` of an account's entries with their row ids, newest first, older than
+        `before_id`: a keyset page on (account_id, id), which costs the same on any page."""
+        ledger = schema.ledger
+        query = select(ledger).where(ledger.c.account_id == account_id)
+        if before_id is not None:
+            query = query.where(ledger.c.id < before_id)
+        query = query.order_by(ledger.c.id.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            return [(r.id, _entry(r)) for r in conn.execute(query)]
 
     def spent_by_key(self, since: datetime) -> dict[str, int]:
         """Credits charged (net of refunds) through each key since `since`."""
@@ -214,6 +212,22 @@ def _chunks(rows: list[tuple]) -> Iterator[list[tuple]]:
         while len(rows) - start >= size:
             yield rows[start : start + size]
             start += size
+
+
+def _entry(r: Row) -> LedgerEntry:
+    return LedgerEntry(
+        entry_id=r.entry_id,
+        account_id=r.account_id,
+        amount=int(r.amount),
+        kind=r.kind,
+        key_prefix=r.key_prefix,
+        model=r.model,
+        request_id=r.request_id,
+        prompt_tokens=r.prompt_tokens,
+        completion_tokens=r.completion_tokens,
+        note=r.note,
+        created_at=aware(r.created_at),
+    )
 
 
 def _row(e: LedgerEntry, created: datetime | str) -> tuple:

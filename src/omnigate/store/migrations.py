@@ -66,4 +66,20 @@ def _v3(conn: Connection) -> None:
     schema.task_inputs.create(conn, checkfirst=True)
 
 
-STEPS: dict[int, Callable[[Connection], None]] = {2: _v2, 3: _v3}
+def _v4(conn: Connection) -> None:
+    """The request log (GET /v2/logs, /v2/usage, /models/metrics), with its indexes."""
+    schema.request_log.create(conn, checkfirst=True)
+
+
+def _v5(conn: Connection) -> None:
+    """Message batches and their requests."""
+    schema.batches.create(conn, checkfirst=True)
+    schema.batch_entries.create(conn, checkfirst=True)
+
+
+def _v6(conn: Connection) -> None:
+    """What AI searches found, for their follow-up routes."""
+    schema.search_results.create(conn, checkfirst=True)
+
+
+STEPS: dict[int, Callable[[Connection], None]] = {2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6}

@@ -113,3 +113,51 @@ class Change:
     id: int
     kind: str  # account | key
     ref: str  # account id or key prefix
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedRequest:
+    """One row of the request log: a request that a key made, as its answer ended."""
+
+    request_id: str
+    created_at: datetime
+    account_id: int
+    key_prefix: str
+    method: str
+    route: str
+    model: str | None
+    provider: str | None
+    status: int
+    error_code: str | None
+    stream: bool
+    prompt_tokens: int
+    completion_tokens: int
+    credits: int
+    duration_ms: float
+    ttft_ms: float | None
+    overhead_ms: float
+    id: int | None = None  # the row's id once stored
+
+
+@dataclass(frozen=True, slots=True)
+class UsageSum:
+    """Requests and what they used, summed over one group (a time bucket, a model, a key)."""
+
+    bucket: int | None  # seconds since the epoch // the bucket size; None when not grouped by time
+    model: str | None
+    key_prefix: str | None
+    requests: int
+    failed: int
+    prompt_tokens: int
+    completion_tokens: int
+    credits: int
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """How long one successful request took, for /models/metrics."""
+
+    model: str
+    duration_ms: float
+    ttft_ms: float | None
+    completion_tokens: int

@@ -7,6 +7,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -17,7 +18,7 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 6
 # The longest request id kept: X-Client-Request-Id allows 1-128 characters.
 REQUEST_ID_MAX = 128
 
@@ -169,4 +170,93 @@ task_inputs = Table(
     Column("filename", String(300), nullable=False),
     Column("content_type", String(200), nullable=False),
     Column("data", LargeBinary, nullable=False),
+)
+
+# One row per request that a key made, failures included (telemetry/request_log.py writes them in
+# batches): what GET /v2/logs pages through, /v2/usage sums and /models/metrics measures.
+# No foreign key: rows are written in bulk off the hot path and only ever read by account.
+request_log = Table(
+    "request_log",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("request_id", String(REQUEST_ID_MAX), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),  # when the request arrived
+    Column("account_id", IdType, nullable=False),
+    Column("key_prefix", String(32), nullable=False),
+    Column("method", String(8), nullable=False),
+    Column("route", String(200), nullable=False),
+    Column("model", String(200)),
+    Column("provider", String(100)),
+    Column("status", Integer, nullable=False),
+    Column("error_code", String(64)),
+    Column("stream", Boolean, nullable=False),
+    Column("prompt_tokens", Integer, nullable=False),
+    Column("completion_tokens", Integer, nullable=False),
+    Column("credits", BigInteger, nullable=False),
+    Column("duration_ms", Float, nullable=False),
+    Column("ttft_ms", Float),
+    Column("overhead_ms", Float, nullable=False),
+    # Pages newest first by (created_at, id), per account or per key; sums over a time range.
+    # A key is always read within its account: with both equalities its index is the planner's
+    # sure choice, even for a rare key in a busy account.
+    Index("ix_request_log_account", "account_id", "created_at", "id"),
+    Index("ix_request_log_key", "account_id", "key_prefix", "created_at", "id"),
+    # /models/metrics: the recent rows of every account.
+    Index("ix_request_log_time", "created_at"),
+)
+
+# Message batches (POST /v1/batches): one row per batch, one per request in it. The task runner
+# runs the requests (tasks/batches.py), taking a lease on each as on a task.
+batches = Table(
+    "batches",
+    metadata,
+    Column("id", String(64), primary_key=True),  # msgbatch_...
+    Column("account_id", IdType, ForeignKey("accounts.id"), nullable=False),
+    Column("key_prefix", String(32), nullable=False),  # the key its requests are charged through
+    Column("request_id", String(REQUEST_ID_MAX), nullable=False),  # the create request's
+    Column("status", String(16), nullable=False),  # in_progress | canceling | ended
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("cancel_initiated_at", DateTime(timezone=True)),
+    Column("ended_at", DateTime(timezone=True)),
+    Index("ix_batches_account", "account_id", "created_at"),
+    Index("ix_batches_status", "status", "expires_at"),
+)
+
+batch_entries = Table(
+    "batch_entries",
+    metadata,
+    Column("batch_id", String(64), ForeignKey("batches.id", ondelete="CASCADE"), primary_key=True),
+    Column("idx", Integer, primary_key=True),  # its place in the create body's `requests`
+    Column("custom_id", String(64), nullable=False),
+    Column("params", Text, nullable=False),  # the Messages request as sent (JSON)
+    # queued -> answered (result kept, charge on its way) -> succeeded; or errored, canceled,
+    # expired. Only succeeded requests are charged, each with the ledger entry id
+    # `batch:<batch id>:<idx>`.
+    Column("status", String(16), nullable=False),
+    Column("result", Text),  # the JSONL line's `result` (JSON), once answered or ended
+    # What an answered request costs, to charge it from here should its runner stop before it did.
+    Column("cost", BigInteger),
+    Column("model", String(200)),
+    Column("prompt_tokens", Integer),
+    Column("completion_tokens", Integer),
+    Column("next_run_at", DateTime(timezone=True), nullable=False),
+    Column("lease_owner", String(64)),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_batch_entries_due", "status", "next_run_at"),
+)
+
+# What each AI search (bagoodex/bagoodex-search-v1) found, by its completion id: the follow-up
+# routes GET /v1/bagoodex/{links,images,...}?followup_id= answer from it, for its account only.
+search_results = Table(
+    "search_results",
+    metadata,
+    Column("id", String(64), primary_key=True),  # the chat completion's id
+    Column("account_id", IdType, ForeignKey("accounts.id"), nullable=False),
+    Column("model", String(200), nullable=False),
+    Column("query", Text, nullable=False),
+    Column("results", Text, nullable=False),  # JSON: links, images, videos, weather, local_map, ...
+    Column("created_at", DateTime(timezone=True), nullable=False),
 )

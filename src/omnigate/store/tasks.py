@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Row
 
 from omnigate.store import schema
@@ -159,6 +159,14 @@ class TaskStore(LedgerStore):
             query = query.where(schema.tasks.c.status == status)
         with self.engine.connect() as conn:
             return [_task(r) for r in conn.execute(query)]
+
+    def unfinished_tasks(self) -> dict[str, int]:
+        """How many tasks are queued and generating (the runners' backlog)."""
+        status = schema.tasks.c.status
+        query = select(status, func.count()).where(status.in_(("queued", "generating"))).group_by(status)
+        with self.engine.connect() as conn:
+            found = {row[0]: row[1] for row in conn.execute(query)}
+        return {name: found.get(name, 0) for name in ("queued", "generating")}
 
     def ledger_amount(self, entry_id: str) -> int | None:
         """The amount of one ledger entry, or None when it is not in the ledger."""

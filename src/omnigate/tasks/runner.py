@@ -1,6 +1,7 @@
 """The task runner: moves each asynchronous generation from queued to completed or error.
 
-It runs inside `omnigate serve` (and alone as `omnigate worker`). Every second, or at once when
+It runs inside `omnigate serve` (and alone as `omnigate worker`), and runs the requests of message
+batches too (tasks/batches.py). Every second, or at once when
 a task is created or polled, it claims the tasks that are due (store/tasks.py: a lease per task,
 so runners on several machines share the work and a dead runner's tasks are taken over) and
 takes one step with each: ask the upstream where its task stands, or run the job itself for a
@@ -31,6 +32,7 @@ from omnigate.providers.tasks import Polled
 from omnigate.store.rows import LedgerEntry
 from omnigate.store.tasks import ACTIVE, TaskRow, charge_entry_id, refund_entry_id
 from omnigate.tasks.artifacts import keep_artifacts
+from omnigate.tasks.batches import BatchRunner
 
 if TYPE_CHECKING:
     from omnigate.gateway import Gateway
@@ -53,6 +55,7 @@ class TaskRunner:
         self._loop_task: asyncio.Task | None = None
         self._busy: set[asyncio.Task] = set()
         self._housekept = 0.0
+        self.batches = BatchRunner(gw, owner, self.nudge)  # message batches' requests
 
     async def start(self) -> None:
         self._loop_task = asyncio.create_task(self._loop(), name="omnigate-task-runner")
@@ -66,6 +69,7 @@ class TaskRunner:
         for step in list(self._busy):
             step.cancel()
         await asyncio.gather(*self._busy, return_exceptions=True)
+        await self.batches.stop()
         with contextlib.suppress(Exception):
             await asyncio.to_thread(self.gw.db.release_leases, self.owner)
 
@@ -86,7 +90,11 @@ class TaskRunner:
             self._wake.clear()
 
     async def claim(self) -> int:
-        """Take the tasks that are due, as many as there is room for; returns how many."""
+        """Take the tasks and batch requests that are due, as many as there is room for; returns
+        how many."""
+        return await self._claim_tasks() + await self.batches.claim()
+
+    async def _claim_tasks(self) -> int:
         room = self.settings.concurrency - len(self._busy)
         if room <= 0:
             return 0
@@ -107,6 +115,7 @@ class TaskRunner:
         """Wait until the steps in hand are done (tests, and `omnigate worker --once`)."""
         while self._busy:
             await asyncio.gather(*self._busy, return_exceptions=True)
+        await self.batches.idle()
 
     async def housekeeping(self) -> None:
         """Refunds the live balances may have missed (a runner stopped between the two writes),
@@ -116,6 +125,7 @@ class TaskRunner:
             await self._mirror(task.id, task.account_id, task.refunded or 0, refund_entry_id(task.uuid))
         cutoff = datetime.fromtimestamp(time.time() - self.settings.keep_s, UTC)
         await asyncio.to_thread(self.gw.db.prune_tasks, cutoff)
+        await self.batches.housekeeping()
 
     # -- one step of one task -------------------------------------------------------------------
     async def _step_logged(self, task: TaskRow) -> None:
@@ -179,7 +189,7 @@ class TaskRunner:
         lease alive meanwhile."""
         inputs = await asyncio.to_thread(self.gw.db.task_inputs, task.id)
         files = [Upload(i.field, i.filename, i.content_type, i.data) for i in inputs]
-        job = MediaJob(task.family, orjson.loads(task.body), files, self.gw.fetcher.fetch)
+        job = MediaJob(task.family, orjson.loads(task.body), files, self.gw.fetcher.fetch, task.account_id)
         keeper = asyncio.create_task(self._keep_lease(task))
         try:
             result = await backend.run_media(job)

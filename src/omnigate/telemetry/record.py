@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from aiohttp import web
 
@@ -37,6 +37,7 @@ class RequestRecord:
     credits: int = 0  # charged for this request (a task's creation charge included)
     upstream_ms: float = 0.0  # time spent waiting on upstreams or engines
     ttft_ms: float | None = None  # streamed answers: time to the first byte of the stream body
+    prompt: Any = None  # what the body asked; kept only with [server] log_prompts = true
 
     @property
     def overhead_ms(self) -> float:

@@ -14,7 +14,9 @@ from omnigate.providers.fal.translate import InvalidAnswer, from_fal_task, to_fa
 
 # The catalogue's video and music models fal does not run (or not as the catalogue's model):
 # DashScope's Wan -plus/-turbo, Kling 1.0 Pro, PixVerse's transition (fal's input differs, unchecked),
-# Runway, Krea, LTXV, Kandinsky, MiniMax Music 1.5 and music-01 (their fal inputs unchecked).
+# Runway, Krea, LTXV, Kandinsky, MiniMax Music 1.5 and music-01 (their fal inputs unchecked); and the
+# video models only a docs page documents (Kling 1.5 and O1, Hailuo 2.3, PixVerse 5.5, Runway Gen-3),
+# whose fal inputs are unchecked too.
 UNMAPPED = frozenset(
     {
         "alibaba/wan2.1-t2v-plus",
@@ -35,6 +37,15 @@ UNMAPPED = frozenset(
         "sber-ai/kandinsky5-distill-t2v",
         "minimax/music-1.5",
         "music-01",
+        "kling-video/v1.5/pro/image-to-video",
+        "kling-video/v1.5/pro/text-to-video",
+        "kling-video/v1.5/standard/image-to-video",
+        "klingai/video-o1-image-to-video",
+        "minimax/hailuo-2.3",
+        "minimax/hailuo-2.3-fast",
+        "pixverse/v5.5/image-to-video",
+        "pixverse/v5.5/text-to-video",
+        "runway-gen3/turbo/image-to-video",
     }
 )
 
