@@ -1,0 +1,190 @@
+// Playground: chat with a served model, the answer streamed in as it comes (fetch + server-sent
+// events from /v1/chat/completions), with controls built from the model's rules; image and
+// speech tabs when this gateway serves those families.
+
+import { call } from "./api.js";
+import { controls } from "./rules.js";
+import { eventData } from "./sse.js";
+import { count, el, notice, usd } from "./util.js";
+
+// The models each family serves here, from /openapi.json's model enums (the routed ids).
+async function served() {
+  const doc = await (await fetch("/openapi.json")).json();
+  const ids = (name) => doc.components.schemas[name]?.enum || [];
+  return { chat: ids("ChatModel"), image: ids("ImageModel"), speech: ids("TtsModel") };
+}
+
+function modelPath(id) {
+  return `/model/${id.split("/").map(encodeURIComponent).join("/")}`;
+}
+
+export async function playgroundPage(page) {
+  page.append(el("h1", {}, "Playground"));
+  const families = await served();
+  const tabs = { Chat: () => chatTab(families.chat) };
+  if (families.image.length) tabs.Image = () => imageTab(families.image);
+  if (families.speech.length) tabs.Speech = () => speechTab(families.speech);
+  const body = el("div");
+  const bar = el("div", { class: "tabs" });
+  const select = (name) => {
+    for (const b of bar.children) b.classList.toggle("active", b.textContent === name);
+    body.replaceChildren(tabs[name]());
+  };
+  for (const name of Object.keys(tabs)) bar.append(el("button", { type: "button", onclick: () => select(name) }, name));
+  page.append(Object.keys(tabs).length > 1 ? bar : "", body);
+  select("Chat");
+}
+
+function modelSelect(ids, preferred) {
+  const first = ids.find((id) => id.startsWith("local/")) || ids[0];
+  return el("select", { name: "model" }, ids.map((id) => el("option", { value: id, selected: id === (preferred || first) }, id)));
+}
+
+function chatTab(ids) {
+  if (!ids.length) return notice("No chat model is routed on this gateway.", "warn");
+  const model = modelSelect(ids);
+  const system = el("input", { name: "system", placeholder: "optional system message", size: 40 });
+  const params = el("div", { class: "params" });
+  const chat = el("div", { class: "chat", id: "chat" });
+  const prompt = el("textarea", { name: "prompt", placeholder: "Say something…" });
+  const send = el("button", { type: "submit", id: "send" }, "Send");
+  const stop = el("button", { type: "button", class: "secondary", disabled: true }, "Stop");
+  const info = el("div", { class: "muted", id: "chat-usage" });
+  const history = [];
+  let inputs = [];
+  let running = null;
+
+  async function loadRules() {
+    inputs = [];
+    params.replaceChildren(el("span", { class: "muted" }, "loading the model's rules…"));
+    try {
+      const detail = (await call(modelPath(model.value))).data;
+      inputs = controls(detail.parameters);
+      params.replaceChildren(...inputs.map((c) => el("label", {}, c.name, c.input)));
+      if (!inputs.length) params.replaceChildren(el("span", { class: "muted" }, "This model has no parameter rules."));
+      info.textContent = detail.routed ? "" : "This model is not routed here.";
+    } catch (err) {
+      params.replaceChildren(notice(err.message, "error"));
+    }
+  }
+  model.addEventListener("change", () => {
+    history.length = 0;
+    chat.replaceChildren();
+    loadRules();
+  });
+  stop.addEventListener("click", () => running?.abort());
+
+  const form = el(
+    "form",
+    { class: "card" },
+    el("div", { class: "row" }, el("label", {}, "Model", model), el("label", {}, "System", system)),
+    el("h2", {}, "Parameters"),
+    params,
+    el("h2", {}, "Chat"),
+    chat,
+    el("p", {}, prompt),
+    el("div", { class: "row" }, send, stop, info),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const text = prompt.value.trim();
+    if (!text || running) return;
+    prompt.value = "";
+    history.push({ role: "user", content: text });
+    chat.append(el("div", { class: "msg user" }, text));
+    const answer = el("div", { class: "msg assistant", "aria-live": "polite" });
+    chat.append(answer);
+    const body = {
+      model: model.value,
+      messages: [...(system.value ? [{ role: "system", content: system.value }] : []), ...history],
+      stream: true,
+      stream_options: { include_usage: true },
+    };
+    for (const c of inputs) {
+      const value = c.read();
+      if (value !== undefined) body[c.name] = value;
+    }
+    running = new AbortController();
+    send.disabled = true;
+    stop.disabled = false;
+    info.textContent = "streaming…";
+    let usage = null;
+    let credits = null;
+    try {
+      const response = await call("/v1/chat/completions", { method: "POST", body, raw: true, signal: running.signal });
+      for await (const data of eventData(response)) {
+        if (data === "[DONE]") break;
+        const chunk = JSON.parse(data);
+        if (chunk.error) throw new Error(chunk.error.message || "the stream failed");
+        const delta = chunk.choices?.[0]?.delta?.content;
+        if (delta) answer.textContent += delta;
+        if (chunk.usage) usage = chunk.usage;
+        if (chunk.meta?.usage?.tokens_used !== undefined) credits = chunk.meta.usage.tokens_used;
+      }
+      history.push({ role: "assistant", content: answer.textContent });
+      info.textContent = usage
+        ? `${count(usage.prompt_tokens)} tokens in, ${count(usage.completion_tokens)} out` + (credits !== null ? ` · ${usd(credits)}` : "")
+        : "done";
+      info.dataset.done = "true";
+    } catch (err) {
+      answer.classList.add("error");
+      info.textContent = err.name === "AbortError" ? "stopped" : err.message;
+      history.pop();
+    } finally {
+      running = null;
+      send.disabled = false;
+      stop.disabled = true;
+    }
+  });
+  loadRules();
+  return form;
+}
+
+function imageTab(ids) {
+  const model = modelSelect(ids);
+  const prompt = el("input", { name: "prompt", size: 50, placeholder: "A lighthouse at dusk" });
+  const out = el("div");
+  const form = el(
+    "form",
+    { class: "card" },
+    el("div", { class: "row" }, el("label", {}, "Model", model), el("label", {}, "Prompt", prompt), el("button", { type: "submit" }, "Generate")),
+    out,
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    out.replaceChildren(el("span", { class: "muted" }, "generating…"));
+    try {
+      const answer = await call("/v1/images/generations", { method: "POST", body: { model: model.value, prompt: prompt.value } });
+      const image = answer.data?.[0] || {};
+      const src = image.url || (image.b64_json ? `data:image/png;base64,${image.b64_json}` : null);
+      out.replaceChildren(src ? el("img", { src, alt: prompt.value, class: "generated" }) : notice("No image came back.", "warn"));
+    } catch (err) {
+      out.replaceChildren(notice(err.message, "error"));
+    }
+  });
+  return form;
+}
+
+function speechTab(ids) {
+  const model = modelSelect(ids);
+  const text = el("input", { name: "text", size: 50, value: "Hello from Omnigate." });
+  const out = el("div");
+  const form = el(
+    "form",
+    { class: "card" },
+    el("div", { class: "row" }, el("label", {}, "Model", model), el("label", {}, "Text", text), el("button", { type: "submit" }, "Speak")),
+    out,
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    out.replaceChildren(el("span", { class: "muted" }, "speaking…"));
+    try {
+      const response = await call("/v1/audio/speech", { method: "POST", body: { model: model.value, input: text.value }, raw: true });
+      const url = URL.createObjectURL(await response.blob());
+      out.replaceChildren(el("audio", { controls: true, src: url }));
+    } catch (err) {
+      out.replaceChildren(notice(err.message, "error"));
+    }
+  });
+  return form;
+}
