@@ -202,6 +202,18 @@ async def test_log_in_create_a_key_chat_and_see_the_charge(gateway: Gateway, pag
     await page.click("a[href='#balance']")
     await expect(page.locator("#balance-amount")).to_have_text(usd(STARTING_CREDITS - charge))
     await expect(page.locator("#ledger tbody tr").first).to_contain_text(usd(-charge))
+    await shoot(page, "balance-user")
+
+    # The admin tops the account up from the same page.
+    await page.click("#logout")
+    await log_in(page, gateway.url, gateway.admin_key)
+    await expect(page.locator("select[name=account]")).to_have_value("team")
+    await page.fill("input[name=usd]", "5")
+    await page.fill("input[name=note]", "from the dashboard")
+    await page.click("#topup")
+    topped_up = STARTING_CREDITS - charge + 5 * CREDITS_PER_USD
+    await expect(page.locator("#balance-amount")).to_have_text(usd(topped_up))
+    await expect(page.locator("#ledger tbody tr").first).to_contain_text("from the dashboard")
     await shoot(page, "balance")
 
     # The catalogue: filtered, and one model's rules, price and routing.
@@ -212,6 +224,7 @@ async def test_log_in_create_a_key_chat_and_see_the_charge(gateway: Gateway, pag
     await expect(detail).to_contain_text("routed here")
     await expect(detail).to_contain_text(f"input ${INPUT_PER_MILLION} per million tokens")
     await expect(page.locator("#model-parameters")).to_contain_text("temperature")
+    await page.evaluate("window.scrollTo(0, 0)")
     await shoot(page, "models")
 
 

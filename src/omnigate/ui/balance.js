@@ -67,7 +67,7 @@ function topUpForm(account, done) {
     { class: "card row" },
     el("label", {}, "Top up (USD)", amount),
     el("label", {}, "Note", note),
-    el("button", { type: "submit" }, "Top up"),
+    el("button", { type: "submit", id: "topup" }, "Top up"),
     status,
   );
   form.addEventListener("submit", async (event) => {

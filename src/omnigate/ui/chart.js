@@ -21,8 +21,8 @@ function short(text, max) {
 
 // points: [{label, value}] as vertical bars (days), `format` writes a value.
 export function columnChart(title, points, format = String) {
-  const width = 560;
-  const height = 220;
+  const width = 1100;
+  const height = 180;
   const left = 8;
   const bottom = 34;
   const top = 22;
@@ -31,7 +31,7 @@ export function columnChart(title, points, format = String) {
   root.append(svg("text", { x: left, y: 14 }, `${title} · max ${format(max)}`));
   root.append(svg("line", { class: "axis", x1: left, x2: width - 4, y1: height - bottom, y2: height - bottom }));
   const step = (width - left - 4) / Math.max(1, points.length);
-  const every = Math.ceil(points.length / 12); // at most a dozen labels under the bars
+  const every = Math.ceil(points.length / 16); // at most 16 labels under the bars
   points.forEach((p, i) => {
     const h = max > 0 ? ((height - bottom - top) * p.value) / max : 0;
     const x = left + i * step + step * 0.15;

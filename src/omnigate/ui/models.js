@@ -107,7 +107,7 @@ export async function modelsPage(page) {
           : el("p", { class: "muted" }, "No parameter rules: the body is passed on as it is."),
       ),
     );
-    detail.scrollIntoView();
+    detail.scrollIntoView({ block: "nearest" });
   }
   show();
 }

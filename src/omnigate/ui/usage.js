@@ -75,7 +75,8 @@ export async function usagePage(page) {
         call("/v2/usage/detail", { query }),
       ]);
     } catch (err) {
-      const missing = err instanceof ApiError && err.status === 404 && !err.body?.error?.param;
+      // A gateway without the usage routes answers "no route" (an unknown account is a 404 too).
+      const missing = err instanceof ApiError && err.status === 404 && err.message.startsWith("Not found: no route");
       body.replaceChildren(notice(missing ? "The usage API is not available on this gateway." : err.message, "error"));
       return;
     }
@@ -92,8 +93,8 @@ export async function usagePage(page) {
       ),
       el(
         "div",
-        { class: "grid" },
-        el("div", { class: "card chart", id: "chart-day" }, columnChart(`${metric.label} by day`, allDays(query, byDay.data).map((r) => ({ label: r.day.slice(5), value: metric.value(r) })), metric.format)),
+        { class: "charts" },
+        el("div", { class: "card chart wide", id: "chart-day" }, columnChart(`${metric.label} by day`, allDays(query, byDay.data).map((r) => ({ label: r.day.slice(5), value: metric.value(r) })), metric.format)),
         el("div", { class: "card chart", id: "chart-model" }, barChart(`${metric.label} by model`, byModel.data.map((r) => ({ label: r.model, value: metric.value(r) })), metric.format)),
         el("div", { class: "card chart", id: "chart-key" }, barChart(`${metric.label} by key`, byKey.data.map((r) => ({ label: r.key_prefix, value: metric.value(r) })), metric.format)),
       ),
