@@ -120,11 +120,11 @@ async def page() -> AsyncIterator[Page]:
         assert not errors, f"the page reported errors: {errors}"
 
 
-async def shoot(page: Page, name: str) -> None:
+async def shoot(page: Page, name: str, *, readme: bool = True) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     await page.screenshot(path=str(path))
-    if folder := os.environ.get("OMNIGATE_SCREENSHOTS"):
+    if readme and (folder := os.environ.get("OMNIGATE_SCREENSHOTS")):
         Path(folder).mkdir(parents=True, exist_ok=True)
         shutil.copy(path, Path(folder) / path.name)
 
@@ -196,13 +196,13 @@ async def test_log_in_create_a_key_chat_and_see_the_charge(gateway: Gateway, pag
     csv = Path(await (await download.value).path()).read_text()
     assert csv.splitlines()[0].startswith("day,model,key_prefix,requests")
     prefix = (await gateway.get("/v1/key", key))["data"]["prefix"]
-    assert f",{CHAT},{prefix},1," in csv
+    assert f",{CHAT},{prefix},1,0," in csv and f",{charge}," in csv
     await shoot(page, "usage")
 
     await page.click("a[href='#balance']")
     await expect(page.locator("#balance-amount")).to_have_text(usd(STARTING_CREDITS - charge))
     await expect(page.locator("#ledger tbody tr").first).to_contain_text(usd(-charge))
-    await shoot(page, "balance-user")
+    await shoot(page, "balance-user", readme=False)
 
     # The admin tops the account up from the same page.
     await page.click("#logout")
@@ -218,6 +218,10 @@ async def test_log_in_create_a_key_chat_and_see_the_charge(gateway: Gateway, pag
 
     # The catalogue: filtered, and one model's rules, price and routing.
     await page.click("a[href='#models']")
+    await page.select_option("select[name=type]", "chat-completion")
+    await expect(page.locator("#models tbody tr")).to_have_count(25)  # a page, not the catalogue
+    await expect(page.locator("#page-models .pager")).to_contain_text(re.compile(r"page 1 of \d+"))
+    await shoot(page, "models")
     await page.fill("input[name=text]", "smollm2")
     await page.click(f"#models a:text-is('{CHAT}')")
     detail = page.locator("#model-detail")
@@ -225,7 +229,7 @@ async def test_log_in_create_a_key_chat_and_see_the_charge(gateway: Gateway, pag
     await expect(detail).to_contain_text(f"input ${INPUT_PER_MILLION} per million tokens")
     await expect(page.locator("#model-parameters")).to_contain_text("temperature")
     await page.evaluate("window.scrollTo(0, 0)")
-    await shoot(page, "models")
+    await shoot(page, "model", readme=False)
 
 
 async def _charge(gateway: Gateway, key: str) -> int:

@@ -1,8 +1,9 @@
 """GET /ui: the dashboard, static files shipped inside the package (omnigate/ui/), no key.
 
 Nothing is fetched from elsewhere: the page's scripts call the gateway's public API with the key
-the user types in. The Content-Security-Policy lets the page load and call only this origin, so a
-missing asset shows up as an error here rather than as a silent trip to a CDN.
+the user types in. The Content-Security-Policy lets the page load scripts and styles from, and
+call, only this origin, so a missing asset shows up as an error here rather than as a silent trip
+to a CDN. Images may come from anywhere: a generated image is often a link to its upstream.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ _TYPES = {
 }
 _HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
+        "default-src 'self'; img-src * data: blob:; media-src 'self' blob:; "
         "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
