@@ -35,7 +35,7 @@ STARTING_CREDITS = 10 * CREDITS_PER_USD
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "dashboard"
 
 try:
-    from playwright.async_api import Page, async_playwright, expect
+    from playwright.async_api import ConsoleMessage, Page, async_playwright, expect
 except ImportError:  # pragma: no cover - the test extra installs it
     async_playwright = None
 
@@ -94,6 +94,9 @@ async def gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
     )
     db, _, _ = funded_account(load_settings(config).database_url, STARTING_CREDITS)
     admin_key, _ = db.create_key("team", admin=True, name="operator", origin="test")
+    # A second account, under its low-balance threshold.
+    db.create_account("lean", low_balance_threshold=CREDITS_PER_USD, origin="test")
+    db.top_up("lean", CREDITS_PER_USD // 4, origin="test")
     db.close()
     server = await start_server(config)
     try:
@@ -112,12 +115,17 @@ async def page() -> AsyncIterator[Page]:
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.on(
-            "console",
-            lambda msg: errors.append(f"{msg.text} {msg.location}") if msg.type == "error" else None,
+            "console", lambda msg: errors.append(f"{msg.text} {msg.location}") if _unexpected(msg) else None
         )
         yield page
         await browser.close()
         assert not errors, f"the page reported errors: {errors}"
+
+
+def _unexpected(message: ConsoleMessage) -> bool:
+    """An error the page logged, but the browser's own note of a 401: a refused key is expected
+    (the page says so itself)."""
+    return message.type == "error" and "status of 401" not in message.text
 
 
 async def shoot(page: Page, name: str, *, readme: bool = True) -> None:
@@ -144,11 +152,15 @@ async def test_log_in_create_a_key_chat_and_see_the_charge(gateway: Gateway, pag
     # ...creates a key for the playground, shown once...
     await page.click("a[href='#keys']")
     await page.fill("#create-key input[name=name]", "browser")
+    await page.fill("#create-key input[name=budget]", "2")
+    await page.select_option("#create-key select[name=retention]", "day")
+    await page.fill("#create-key input[name=rpm]", "60")
     await page.click("#create-key button[type=submit]")
     secret = page.locator("#created-key .key-secret")
     await expect(secret).to_have_text(re.compile(r"^og-"))
     key = await secret.inner_text()
-    await expect(page.locator("#keys")).to_contain_text("browser")
+    await expect(page.locator("#keys tbody tr").first).to_contain_text("browser")
+    await expect(page.locator("#keys tbody tr").first).to_contain_text("budget $2.00 / day, 60 rpm")
     await shoot(page, "keys")
 
     # ...and the new key logs in: a user key, it sees its own account.
@@ -216,6 +228,11 @@ async def test_log_in_create_a_key_chat_and_see_the_charge(gateway: Gateway, pag
     await expect(page.locator("#ledger tbody tr").first).to_contain_text("from the dashboard")
     await shoot(page, "balance")
 
+    # Another account, below its threshold: the page says so.
+    await page.select_option("select[name=account]", "lean")
+    await expect(page.locator("#balance-amount")).to_have_text(usd(CREDITS_PER_USD // 4))
+    await expect(page.locator("#page-balance")).to_contain_text("Low balance")
+
     # The catalogue: filtered, and one model's rules, price and routing.
     await page.click("a[href='#models']")
     await page.select_option("select[name=type]", "chat-completion")
@@ -230,6 +247,16 @@ async def test_log_in_create_a_key_chat_and_see_the_charge(gateway: Gateway, pag
     await expect(page.locator("#model-parameters")).to_contain_text("temperature")
     await page.evaluate("window.scrollTo(0, 0)")
     await shoot(page, "model", readme=False)
+
+    # The admin disables the key; it no longer logs in.
+    await page.click("a[href='#keys']")
+    row = page.locator("#keys tbody tr", has_text="browser")
+    await row.locator("button", has_text="Disable").click()
+    await expect(row).to_contain_text("disabled")
+    await page.click("#logout")
+    await page.fill("input[name=key]", key)
+    await page.click("button[type=submit]")
+    await expect(page.locator(".login .notice")).to_have_text("That key is not valid.")
 
 
 async def _charge(gateway: Gateway, key: str) -> int:
