@@ -46,7 +46,7 @@ function chatTab(ids) {
   const system = el("input", { name: "system", placeholder: "optional system message", size: 40 });
   const params = el("div", { class: "params" });
   const chat = el("div", { class: "chat", id: "chat" });
-  const prompt = el("textarea", { name: "prompt", placeholder: "Say something…" });
+  const prompt = el("textarea", { name: "prompt", placeholder: "Say something… (Ctrl+Enter sends)" });
   const send = el("button", { type: "submit", id: "send" }, "Send");
   const stop = el("button", { type: "button", class: "secondary", disabled: true }, "Stop");
   const info = el("div", { class: "muted", id: "chat-usage" });
@@ -85,6 +85,10 @@ function chatTab(ids) {
     el("p", {}, prompt),
     el("div", { class: "row" }, send, stop, info),
   );
+  // Ctrl+Enter (⌘+Enter) sends; Enter alone is a new line.
+  prompt.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) form.requestSubmit();
+  });
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const text = prompt.value.trim();

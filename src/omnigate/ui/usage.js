@@ -60,6 +60,7 @@ export async function usagePage(page) {
     el("label", {}, "Show", select("metric", Object.fromEntries(Object.entries(METRICS).map(([k, m]) => [k, m.label])), show)),
     all.length ? el("label", {}, "Account", select("account", Object.fromEntries(all.map((a) => [a.name, a.name])), show)) : null,
     el("label", {}, "Key prefix", keyInput),
+    el("button", { class: "secondary", id: "refresh", onclick: () => show() }, "Refresh"),
     el("button", { class: "secondary", id: "csv", onclick: () => exportCsv(state) }, "Export CSV"),
   );
   const body = el("div");
