@@ -2,7 +2,8 @@
 `omnigate serve` with the built-in chat model (priced here, so its answers cost something).
 
 Log in as an admin, create a key, log in with that key, chat in the Playground and watch the answer
-stream in, then find the charge in Usage and on Balance. Screenshots of each page land in
+stream in, then find the charge in Usage and on Balance. The image, speech and transcription tabs run against a
+fake of the service. Screenshots of each page land in
 tests/artifacts/dashboard/ (and, with OMNIGATE_SCREENSHOTS=<folder>, there too: that is how the
 README's docs/screenshots/ are made).
 """
@@ -22,6 +23,7 @@ import pytest
 from omnigate.engines.local import find_packaged
 from omnigate.settings import load_settings
 from tests.e2e.conftest import eventually
+from tests.fakes.aimlapi_upstream import TRANSCRIPT, WAV, FakeAimlapiUpstream
 from tests.process import Server, start_server
 from tests.server import funded_account
 
@@ -32,6 +34,7 @@ INPUT_PER_MILLION = 1000
 OUTPUT_PER_MILLION = 2000
 CREDITS_PER_USD = 2_000_000
 STARTING_CREDITS = 10 * CREDITS_PER_USD
+MEDIA_MODELS = ("dall-e-3", "openai/tts-1", "#g1_whisper-base")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "dashboard"
 
 try:
@@ -281,3 +284,52 @@ async def _logged(gateway: Gateway, key: str, charge: int) -> None:
         return usage["totals"]["credits"] == charge
 
     await eventually(logged, timeout=30)
+
+
+@pytest.fixture
+async def media_gateway(tmp_path: Path) -> AsyncIterator[tuple[Gateway, str]]:
+    """A gateway routing one image, one speech and one transcription model to a fake of the
+    service; no chat model. Yields it and a user key."""
+    async with FakeAimlapiUpstream(api_key="svc-key") as service:
+        config = tmp_path / "omnigate.toml"
+        routes = "".join(f'[[routes]]\nmodel = "{m}"\nprovider = "svc"\n' for m in MEDIA_MODELS)
+        config.write_text(
+            f'data_dir = "{tmp_path / "data"}"\n[engines]\nbuiltin = false\n'
+            f'[providers.svc]\nkind = "aimlapi"\nbase_url = "{service.base_url}"\napi_key = "svc-key"\n'
+            + routes
+        )
+        db, _, key = funded_account(load_settings(config).database_url, STARTING_CREDITS)
+        admin_key, _ = db.create_key("team", admin=True, origin="test")
+        db.close()
+        server = await start_server(config)
+        try:
+            yield Gateway(server, admin_key), key
+        finally:
+            server.stop()
+
+
+async def test_image_speech_and_transcription_tabs(media_gateway: tuple[Gateway, str], page: Page) -> None:
+    gateway, key = media_gateway
+    await log_in(page, gateway.url, key)
+    await page.click("a[href='#playground']")
+    await expect(page.locator("#page-playground")).to_contain_text("No chat model is routed")
+
+    await page.click(".tabs button:text-is('Image')")
+    await expect(page.locator("select[name=size]")).to_be_visible()  # from the model's rules
+    await page.click("button:text-is('Generate')")
+    image = page.locator("img.generated")
+    await expect(image).to_be_visible()
+    await page.wait_for_function("document.querySelector('img.generated').naturalWidth > 0")
+
+    await page.click(".tabs button:text-is('Speech')")
+    await expect(page.locator("select[name=voice]")).to_have_value("alloy")  # required: no "default"
+    await page.click("button:text-is('Speak')")
+    await expect(page.locator("audio.generated")).to_have_attribute("src", re.compile(r"^blob:"))
+
+    await page.click(".tabs button:text-is('Transcription')")
+    await page.set_input_files(
+        "input[name=file]", {"name": "speech.wav", "mimeType": "audio/wav", "buffer": WAV}
+    )
+    await page.click("button:text-is('Transcribe')")
+    await expect(page.locator(".transcript")).to_have_text(TRANSCRIPT)
+    await shoot(page, "playground-media", readme=False)

@@ -19,7 +19,8 @@ export class ApiError extends Error {
 }
 
 // call("/v1/keys", {method, body, query}); `raw` answers the Response itself (streams).
-export async function call(path, { method = "GET", body, query, headers = {}, raw = false, signal } = {}) {
+// `form`: a FormData body (files), sent as multipart.
+export async function call(path, { method = "GET", body, form, query, headers = {}, raw = false, signal } = {}) {
   const url = new URL(path, location.origin);
   for (const [name, value] of Object.entries(query || {})) {
     if (value !== null && value !== undefined && value !== "") url.searchParams.set(name, value);
@@ -29,7 +30,7 @@ export async function call(path, { method = "GET", body, query, headers = {}, ra
   const response = await fetch(url, {
     method,
     headers: sent,
-    body: body === undefined ? undefined : JSON.stringify(body),
+    body: form ?? (body === undefined ? undefined : JSON.stringify(body)),
     signal,
   });
   if (!response.ok) throw await errorOf(response);

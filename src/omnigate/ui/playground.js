@@ -1,6 +1,6 @@
 // Playground: chat with a served model, the answer streamed in as it comes (fetch + server-sent
-// events from /v1/chat/completions), with controls built from the model's rules; image and
-// speech tabs when this gateway serves those families.
+// events from /v1/chat/completions), with controls built from the model's rules; image, speech
+// and transcription tabs when this gateway serves those families.
 
 import { call } from "./api.js";
 import { controls } from "./rules.js";
@@ -11,7 +11,7 @@ import { count, el, notice, usd } from "./util.js";
 async function served() {
   const doc = await (await fetch("/openapi.json")).json();
   const ids = (name) => doc.components.schemas[name]?.enum || [];
-  return { chat: ids("ChatModel"), image: ids("ImageModel"), speech: ids("TtsModel") };
+  return { chat: ids("ChatModel"), image: ids("ImageModel"), speech: ids("TtsModel"), stt: ids("SttModel") };
 }
 
 function modelPath(id) {
@@ -24,6 +24,7 @@ export async function playgroundPage(page) {
   const tabs = { Chat: () => chatTab(families.chat) };
   if (families.image.length) tabs.Image = () => imageTab(families.image);
   if (families.speech.length) tabs.Speech = () => speechTab(families.speech);
+  if (families.stt.length) tabs.Transcription = () => transcriptionTab(families.stt);
   const body = el("div");
   const bar = el("div", { class: "tabs" });
   const select = (name) => {
@@ -144,51 +145,87 @@ function chatTab(ids) {
   return form;
 }
 
-function imageTab(ids) {
+// A media tab: a model, the controls its rules allow, one input (text or a file) and the answer.
+function mediaTab(ids, { input, button, run, rules = true }) {
   const model = modelSelect(ids);
-  const prompt = el("input", { name: "prompt", size: 50, placeholder: "A lighthouse at dusk" });
-  const out = el("div");
+  const params = el("div", { class: "params" });
+  const out = el("div", { class: "media-out" });
+  let inputs = [];
+  async function loadRules() {
+    if (!rules) return;
+    try {
+      inputs = controls((await call(modelPath(model.value))).data.parameters);
+      params.replaceChildren(...inputs.map((c) => el("label", {}, c.name, c.input)));
+    } catch (err) {
+      params.replaceChildren(notice(err.message, "error"));
+    }
+  }
+  model.addEventListener("change", loadRules);
   const form = el(
     "form",
     { class: "card" },
-    el("div", { class: "row" }, el("label", {}, "Model", model), el("label", {}, "Prompt", prompt), el("button", { type: "submit" }, "Generate")),
+    el("div", { class: "row" }, el("label", {}, "Model", model), input, el("button", { type: "submit" }, button)),
+    rules ? el("h2", {}, "Parameters") : "",
+    params,
     out,
   );
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    out.replaceChildren(el("span", { class: "muted" }, "generating…"));
+    const extra = {};
+    for (const c of inputs) {
+      const value = c.read();
+      if (value !== undefined) extra[c.name] = value;
+    }
+    out.replaceChildren(el("span", { class: "muted" }, "working…"));
     try {
-      const answer = await call("/v1/images/generations", { method: "POST", body: { model: model.value, prompt: prompt.value } });
-      const image = answer.data?.[0] || {};
-      const src = image.url || (image.b64_json ? `data:image/png;base64,${image.b64_json}` : null);
-      out.replaceChildren(src ? el("img", { src, alt: prompt.value, class: "generated" }) : notice("No image came back.", "warn"));
+      out.replaceChildren(await run(model.value, extra));
     } catch (err) {
       out.replaceChildren(notice(err.message, "error"));
     }
   });
+  loadRules();
   return form;
 }
 
-function speechTab(ids) {
-  const model = modelSelect(ids);
-  const text = el("input", { name: "text", size: 50, value: "Hello from Omnigate." });
-  const out = el("div");
-  const form = el(
-    "form",
-    { class: "card" },
-    el("div", { class: "row" }, el("label", {}, "Model", model), el("label", {}, "Text", text), el("button", { type: "submit" }, "Speak")),
-    out,
-  );
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    out.replaceChildren(el("span", { class: "muted" }, "speaking…"));
-    try {
-      const response = await call("/v1/audio/speech", { method: "POST", body: { model: model.value, input: text.value }, raw: true });
-      const url = URL.createObjectURL(await response.blob());
-      out.replaceChildren(el("audio", { controls: true, src: url }));
-    } catch (err) {
-      out.replaceChildren(notice(err.message, "error"));
-    }
+function imageTab(ids) {
+  const prompt = el("input", { name: "prompt", size: 50, value: "A lighthouse at dusk" });
+  return mediaTab(ids, {
+    input: el("label", {}, "Prompt", prompt),
+    button: "Generate",
+    run: async (model, extra) => {
+      const answer = await call("/v1/images/generations", { method: "POST", body: { ...extra, model, prompt: prompt.value } });
+      const image = answer.data?.[0] || {};
+      const src = image.url || (image.b64_json ? `data:image/png;base64,${image.b64_json}` : null);
+      return src ? el("img", { src, alt: prompt.value, class: "generated" }) : notice("No image came back.", "warn");
+    },
   });
-  return form;
+}
+
+function speechTab(ids) {
+  const text = el("input", { name: "input", size: 50, value: "Hello from Omnigate." });
+  return mediaTab(ids, {
+    input: el("label", {}, "Text", text),
+    button: "Speak",
+    run: async (model, extra) => {
+      const response = await call("/v1/audio/speech", { method: "POST", body: { ...extra, model, input: text.value }, raw: true });
+      return el("audio", { controls: true, src: URL.createObjectURL(await response.blob()), class: "generated" });
+    },
+  });
+}
+
+function transcriptionTab(ids) {
+  const file = el("input", { name: "file", type: "file", accept: "audio/*,video/*", required: true });
+  return mediaTab(ids, {
+    input: el("label", {}, "Audio file", file),
+    button: "Transcribe",
+    // Only the model and the file: the rules' many switches stay at their defaults here.
+    rules: false,
+    run: async (model) => {
+      const form = new FormData();
+      form.append("model", model);
+      form.append("file", file.files[0]);
+      const answer = await call("/v1/audio/transcriptions", { method: "POST", form });
+      return el("p", { class: "transcript" }, answer.text ?? JSON.stringify(answer));
+    },
+  });
 }

@@ -3,7 +3,7 @@
 import { el } from "./util.js";
 
 // Set by the playground itself, never by a control.
-const OWN = new Set(["model", "messages", "stream", "stream_options", "n", "user", "input", "prompt"]);
+const OWN = new Set(["model", "messages", "stream", "stream_options", "n", "user", "input", "prompt", "text"]);
 
 function typeOf(schema) {
   if (schema.enum) return "enum";
@@ -47,7 +47,10 @@ export function controls(rules) {
       made.push({ name: p.name, input, read: () => (input.value === "" ? undefined : Number(input.value)) });
     } else if (p.type === "boolean" || p.type === "enum") {
       const values = p.type === "boolean" ? ["true", "false"] : s.enum.map(String);
-      input = el("select", { name: p.name }, el("option", { value: "" }, "default"), values.map((v) => el("option", { value: v }, v)));
+      // A required choice has no "default": the model's default, else the first value, is chosen.
+      const none = p.required ? null : el("option", { value: "" }, "default");
+      const chosen = p.required ? String(s.default ?? values[0]) : null;
+      input = el("select", { name: p.name }, none, values.map((v) => el("option", { value: v, selected: v === chosen }, v)));
       const parse = p.type === "boolean" ? (v) => v === "true" : (v) => s.enum.find((e) => String(e) === v);
       made.push({ name: p.name, input, read: () => (input.value === "" ? undefined : parse(input.value)) });
     } else if (p.type === "string" && p.name !== "suffix") {
