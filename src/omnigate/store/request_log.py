@@ -1,6 +1,6 @@
 """The request log: batch writes, and the reads behind /v2/logs, /v2/usage and /models/metrics.
 
-Every read is bounded by an index: pages walk (account or key, created_at, id) newest first from a
+Every read is bounded by an index: pages walk (account[, key], created_at, id) newest first from a
 cursor (keyset pagination: page 10,000 costs what page 1 does), sums cover one account over a
 bounded time range, and the metrics read the most recent rows of a time window, at most
 `METRICS_SAMPLE` of them.
