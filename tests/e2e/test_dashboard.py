@@ -2,10 +2,10 @@
 `omnigate serve` with the built-in chat model (priced here, so its answers cost something).
 
 Log in as an admin, create a key, log in with that key, chat in the Playground and watch the answer
-stream in, then find the charge in Usage and on Balance. The image, speech and transcription tabs run against a
-fake of the service. Screenshots of each page land in
-tests/artifacts/dashboard/ (and, with OMNIGATE_SCREENSHOTS=<folder>, there too: that is how the
-README's docs/screenshots/ are made).
+stream in, then find the charge in Usage and on Balance. The image, speech and transcription tabs
+run against a fake of the service. Screenshots of each page land in tests/artifacts/dashboard/
+(and, with OMNIGATE_SCREENSHOTS=<folder>, there too: that is how the README's docs/screenshots/
+are made).
 """
 
 from __future__ import annotations
@@ -176,7 +176,7 @@ async def test_log_in_create_a_key_chat_and_see_the_charge(gateway: Gateway, pag
     await expect(page.locator("select[name=model]")).to_have_value(CHAT)
     await expect(page.locator("#page-playground input[name=temperature]")).to_be_visible()
     await page.fill("input[name=temperature]", "0")
-    await page.fill("input[name=max_tokens]", "24")
+    await page.fill("input[name=max_tokens]", "16")
     await page.evaluate(
         """() => {
             window.seen = [];
@@ -189,7 +189,7 @@ async def test_log_in_create_a_key_chat_and_see_the_charge(gateway: Gateway, pag
     )
     await page.fill("textarea[name=prompt]", "Write one sentence about the sea.")
     await page.click("#send")
-    await expect(page.locator("#chat-usage")).to_have_attribute("data-done", "true", timeout=60_000)
+    await expect(page.locator("#chat-usage")).to_have_attribute("data-done", "true", timeout=180_000)
     answer = await page.locator("#chat .msg.assistant").inner_text()
     seen = [text for text in await page.evaluate("window.seen") if text]
     assert answer and seen[-1] == answer
