@@ -164,6 +164,14 @@ async def test_log_in_create_a_key_chat_and_see_the_charge(gateway: Gateway, pag
     key = await secret.inner_text()
     await expect(page.locator("#keys tbody tr").first).to_contain_text("browser")
     await expect(page.locator("#keys tbody tr").first).to_contain_text("budget $2.00 / day, 60 rpm")
+    # Edited: a tokens-per-minute limit added, and chat models only.
+    row = page.locator("#keys tbody tr", has_text="browser")
+    await row.locator("button", has_text="Edit").click()
+    await page.fill("#edit-key input[name=tpm]", "100000")
+    await page.check("#edit-key input[value='model:chat']")
+    await page.click("#edit-key button[type=submit]")
+    await expect(row).to_contain_text("budget $2.00 / day, 60 rpm, 100000 tpm, only model:chat")
+    await expect(page.locator("#edit-key")).to_have_count(0)
     await shoot(page, "keys")
 
     # ...and the new key logs in: a user key, it sees its own account.

@@ -39,7 +39,7 @@ export function notice(text, kind = "info") {
   return el("div", { class: `notice ${kind}`, role: kind === "error" ? "alert" : "status" }, text);
 }
 
-// columns: [{label, value: row => text or node, num: right-aligned}]
+// columns: [{label, value: row => text or node, num: right-aligned, nowrap}]
 export function table(columns, rows, attrs = {}) {
   return el(
     "table",
@@ -48,7 +48,9 @@ export function table(columns, rows, attrs = {}) {
     el(
       "tbody",
       {},
-      rows.map((row) => el("tr", {}, columns.map((c) => el("td", { class: c.num ? "num" : null }, c.value(row))))),
+      rows.map((row) =>
+        el("tr", {}, columns.map((c) => el("td", { class: [c.num && "num", c.nowrap && "nowrap"].filter(Boolean).join(" ") || null }, c.value(row)))),
+      ),
     ),
   );
 }
