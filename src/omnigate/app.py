@@ -34,7 +34,7 @@ from omnigate.api import (
 )
 from omnigate.errors import ApiError, render_error
 from omnigate.gateway import GATEWAY, REQUEST_ID, Gateway
-from omnigate.http import openapi
+from omnigate.http import dashboard, openapi
 from omnigate.http.cors import Cors
 from omnigate.telemetry.record import RECORD, open_record
 
@@ -189,6 +189,11 @@ def create_app(gateway: Gateway) -> web.Application:
     app.router.add_get("/models", models.list_models)
     app.router.add_get("/v1/models", models.list_models_openai)
     app.router.add_get("/models/metrics", models.model_metrics)
+    # Model ids have slashes in them ("local/smollm2-135m-instruct").
+    app.router.add_get("/model/{id:.+}", models.model_detail)
+    app.router.add_get("/ui", dashboard.index)
+    app.router.add_get("/ui/", dashboard.index)
+    app.router.add_get("/ui/{name}", dashboard.asset)
     app.router.add_get("/openapi.json", openapi.openapi_json)
     app.router.add_get("/files/{name}", _serve_file)
     # The service has these without /v1 only.

@@ -223,7 +223,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     if args.listen_fd is not None:
         web.run_app(app, sock=socket.socket(fileno=args.listen_fd), access_log=None, print=None)
         return 0
-    print(f"Omnigate listening on http://{settings.server.host}:{settings.server.port}", flush=True)
+    url = f"http://{settings.server.host}:{settings.server.port}"
+    print(f"Omnigate listening on {url} (dashboard: {url}/ui)", flush=True)
     web.run_app(app, host=settings.server.host, port=settings.server.port, access_log=None, print=None)
     return 0
 
@@ -270,7 +271,7 @@ def _supervise(settings: Settings, args: argparse.Namespace) -> int:
     workers = [subprocess.Popen(command, pass_fds=(listener.fileno(),), env=env) for _ in range(args.workers)]
     print(
         f"Omnigate listening on http://{settings.server.host}:{settings.server.port} "
-        f"with {args.workers} workers",
+        f"with {args.workers} workers (dashboard: /ui)",
         flush=True,
     )
 

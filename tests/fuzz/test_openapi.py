@@ -26,6 +26,7 @@ OWN_ROUTES = {
     ("GET", "/models"),
     ("GET", "/v1/models"),
     ("GET", "/models/metrics"),
+    ("GET", "/model/{id}"),
     ("GET", "/openapi.json"),
     ("GET", "/health"),
     ("GET", "/ready"),

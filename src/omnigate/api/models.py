@@ -1,4 +1,5 @@
-"""GET /models (the service's own shape) and GET /v1/models (the same items, also OpenAI `Model`s).
+"""GET /models (the service's own shape), GET /v1/models (the same items, also OpenAI `Model`s)
+and GET /model/{id} (one model with its rules, price and whether it is routed here).
 
 No key is needed. The catalogue does not change while a server runs, so both bodies are rendered
 once and served as bytes.
@@ -6,12 +7,14 @@ once and served as bytes.
 
 from __future__ import annotations
 
+import dataclasses
 from functools import cache
 
 import orjson
 from aiohttp import web
 
-from omnigate.catalog.loader import Catalog, Model
+from omnigate.catalog.loader import Catalog, Model, Price
+from omnigate.errors import not_found
 from omnigate.gateway import GATEWAY
 
 # A fixed `created` stamp: catalogue entries have no creation date, and a stable value keeps
@@ -66,3 +69,28 @@ async def model_metrics(request: web.Request) -> web.Response:
     (telemetry/model_metrics.py)."""
     answer = await request.app[GATEWAY].model_metrics.current()
     return web.Response(body=orjson.dumps(answer), content_type="application/json")
+
+
+def price_view(price: Price | None) -> dict[str, float] | None:
+    """The model's list (or operator) price in USD, only the units it has."""
+    if price is None:
+        return None
+    return {name: value for name, value in dataclasses.asdict(price).items() if value is not None}
+
+
+async def model_detail(request: web.Request) -> web.Response:
+    """GET /model/{id} (no key): one model as in /models, with its parameter rules (the JSON
+    Schema bodies are checked against), its price and whether this gateway routes it. The
+    dashboard's Models page and Playground read it."""
+    gw = request.app[GATEWAY]
+    name = request.match_info["id"]
+    model = gw.catalog.lookup(name)
+    if model is None:
+        raise not_found(f"Model {name!r} is not in the catalogue.")
+    data = {
+        **model_item(model, openai=False),
+        "parameters": model.rules,
+        "price": price_view(model.price),
+        "routed": bool(gw.router.deployments(model)),
+    }
+    return web.Response(body=orjson.dumps({"object": "model", "data": data}), content_type="application/json")

@@ -87,6 +87,13 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ),
     ("GET", "/models"): Operation("Models, in the service's own shape", "models", "none", "ModelList"),
     ("GET", "/v1/models"): Operation("Models, also as OpenAI Model objects", "models", "none", "ModelList"),
+    ("GET", "/model/{id}"): Operation(
+        "One model with its parameter rules, price (USD) and whether this gateway routes it",
+        "models",
+        "none",
+        "ModelDetail",
+        errors=(404,),
+    ),
     ("POST", "/v1/chat/completions"): Operation(
         "Chat completion",
         "models",

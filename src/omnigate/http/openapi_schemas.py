@@ -210,6 +210,22 @@ COMPONENTS: dict[str, Schema] = {
     ),
     "List": _LIST,
     "ModelList": _LIST,
+    "ModelDetail": obj(
+        {
+            "object": enum("model"),
+            "data": obj(
+                {
+                    "id": {"type": "string"},
+                    "type": {"type": "string"},
+                    "parameters": {"type": "object", "nullable": True},
+                    "price": {"type": "object", "nullable": True, "additionalProperties": {"type": "number"}},
+                    "routed": {"type": "boolean"},
+                },
+                ("id", "type", "parameters", "price", "routed"),
+            ),
+        },
+        ("object", "data"),
+    ),
     "Balance": obj(
         {
             "balance": {"type": "integer"},
