@@ -33,6 +33,11 @@ def _missing(reason: str) -> str:
     return reason
 
 
+def program_missing(path: str, install: str) -> str | None:
+    """Why a program the tests drive (Chromium, say) cannot be used, or None when it is there."""
+    return None if Path(path).exists() else _missing(f"{path} is not installed ({install})")
+
+
 def redis_missing() -> str | None:
     """Why Redis cannot be used (for a skip reason), or None when it answers a ping."""
     try:

