@@ -11,17 +11,35 @@ import subprocess
 import sys
 import textwrap
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
 
+from tests.services import REDIS_URL
+
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def workers_config(tmp_path: Path, upstream_url: str) -> tuple[Path, str]:
+    """A config (see write_config) for workers sharing the test Redis under a key prefix of their
+    own: its path and that prefix."""
+    prefix = f"test-{uuid.uuid4().hex[:8]}:"
+    config = tmp_path / "omnigate.toml"
+    write_config(
+        config,
+        data_dir=tmp_path / "data",
+        upstream_url=upstream_url,
+        redis_url=REDIS_URL,
+        redis_prefix=prefix,
+    )
+    return config, prefix
 
 
 def write_config(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Awaitable
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.conftest import eventually
 from tests.fakes.openai_upstream import FakeOpenAIUpstream
-from tests.process import start_server, write_config
+from tests.process import start_server, workers_config, write_config
 from tests.server import funded_account
 from tests.services import REDIS_URL, redis_missing
 
@@ -40,15 +39,7 @@ def chat_requests(text: str, route: str = "/v1/chat/completions") -> float:
 async def test_metrics_add_up_every_workers_requests(tmp_path: Path) -> None:
     upstream = FakeOpenAIUpstream()
     await upstream.start()
-    prefix = f"test-{uuid.uuid4().hex[:8]}:"
-    config = tmp_path / "omnigate.toml"
-    write_config(
-        config,
-        data_dir=tmp_path / "data",
-        upstream_url=upstream.base_url,
-        redis_url=REDIS_URL,
-        redis_prefix=prefix,
-    )
+    config, prefix = workers_config(tmp_path, upstream.base_url)
     _, _, key = funded_account(f"sqlite:///{tmp_path / 'data' / 'omnigate.db'}", 10_000_000)
     server = await start_server(config, workers=2)
     try:
@@ -89,15 +80,7 @@ async def test_a_restart_counts_from_zero_in_the_operators_folder(
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "metrics"))
     upstream = FakeOpenAIUpstream()
     await upstream.start()
-    prefix = f"test-{uuid.uuid4().hex[:8]}:"
-    config = tmp_path / "omnigate.toml"
-    write_config(
-        config,
-        data_dir=tmp_path / "data",
-        upstream_url=upstream.base_url,
-        redis_url=REDIS_URL,
-        redis_prefix=prefix,
-    )
+    config, prefix = workers_config(tmp_path, upstream.base_url)
     _, _, key = funded_account(f"sqlite:///{tmp_path / 'data' / 'omnigate.db'}", 10_000_000)
     try:
         for run, sent in enumerate((3, 2)):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from pathlib import Path
 
 import openai
@@ -12,7 +11,7 @@ import pytest
 import redis
 
 from tests.fakes.openai_upstream import FakeOpenAIUpstream
-from tests.process import start_server, write_config
+from tests.process import start_server, workers_config
 from tests.server import funded_account
 from tests.services import REDIS_URL, redis_missing
 
@@ -24,15 +23,7 @@ pytestmark = pytest.mark.skipif(_NO_REDIS is not None, reason=_NO_REDIS or "")
 async def test_two_workers_keep_credits_exact(tmp_path: Path) -> None:
     upstream = FakeOpenAIUpstream()
     await upstream.start()
-    prefix = f"test-{uuid.uuid4().hex[:8]}:"
-    config = tmp_path / "omnigate.toml"
-    write_config(
-        config,
-        data_dir=tmp_path / "data",
-        upstream_url=upstream.base_url,
-        redis_url=REDIS_URL,
-        redis_prefix=prefix,
-    )
+    config, prefix = workers_config(tmp_path, upstream.base_url)
     body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "race"}], "max_tokens": 10}
     # The SDK sends compact JSON; each request reserves (body bytes x 2) + (10 x 4) credits.
     per_request = len(json.dumps(body, separators=(",", ":"))) * 2 + 10 * 4
