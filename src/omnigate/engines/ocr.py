@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from omnigate.billing.pricing import Used
 from omnigate.engines.scheduler import FairScheduler
 from omnigate.engines.turns import take_turn
-from omnigate.errors import BODY_VALIDATION, ApiError, bad_request
+from omnigate.errors import ApiError
 from omnigate.providers.base import UpstreamFailure
 from omnigate.providers.media import MediaJob, MediaResult
 
@@ -114,20 +114,20 @@ class OcrEngine:
         size = _image_size(data)
         wanted = _pages_wanted(pages, 1)
         if size[0] * size[1] > self.max_pixels:
-            raise _refused(
+            raise UpstreamFailure.invalid(
+                "document",
                 f"the image is {size[0]}x{size[1]} pixels; the local OCR engine reads at most "
                 f"{self.max_pixels} pixels per image ([engines] ocr_max_pixels)",
-                "document",
             )
         return Document(data, pdf=False, pages=wanted)
 
     def _check_page_count(self, count: int, pages: object) -> None:
         if count > self.max_pages:
             param = "document" if pages in (None, "", []) else "pages"
-            raise _refused(
+            raise UpstreamFailure.invalid(
+                param,
                 f"{count} pages asked; the local OCR engine reads at most {self.max_pages} pages per "
                 f"request ([engines] ocr_max_pages): name fewer in `pages`",
-                param,
             )
 
     def read(self, document: Document) -> list[dict]:
@@ -158,7 +158,7 @@ class OcrEngine:
                 image = PILImage.open(io.BytesIO(document.data))
                 image.load()  # the header was read before; a truncated or corrupt body fails here
             except (OSError, ValueError, SyntaxError) as exc:
-                raise _refused(f"the image cannot be decoded ({exc})", "document") from exc
+                raise UpstreamFailure.invalid("document", f"the image cannot be decoded ({exc})") from exc
             dpi = image.info.get("dpi") or (72, 72)
             yield 0, image, round(float(dpi[0]))
             return
@@ -176,7 +176,7 @@ class OcrEngine:
                         image = page.render(scale=scale).to_pil()
                     except pdfium.PdfiumError as exc:
                         message = f"page {index} of the PDF cannot be rendered ({exc})"
-                        raise _refused(message, "document") from exc
+                        raise UpstreamFailure.invalid("document", message) from exc
                     finally:
                         page.close()
                 yield index, image, round(72 * scale)
@@ -203,18 +203,18 @@ async def _document_bytes(job: MediaJob) -> bytes:
         url = url.get("url")
     param = f"document.{kind}" if kind in ("image_url", "document_url") else "document"
     if not isinstance(url, str) or not url:
-        raise _refused("`document` needs `type` image_url or document_url and that URL", param)
+        raise UpstreamFailure.invalid(param, "`document` needs `type` image_url or document_url and that URL")
     if url.startswith("data:"):
         header, comma, payload = url.partition(",")
         if not comma or not header.endswith(";base64"):
-            raise _refused("a data URL must be base64 (data:<type>;base64,<data>)", param)
+            raise UpstreamFailure.invalid(param, "a data URL must be base64 (data:<type>;base64,<data>)")
         try:
             return base64.b64decode(payload, validate=True)
         except (binascii.Error, ValueError) as exc:
-            raise _refused(f"the data URL is not valid base64 ({exc})", param) from exc
+            raise UpstreamFailure.invalid(param, f"the data URL is not valid base64 ({exc})") from exc
     if url.startswith(("http://", "https://")):
         return (await job.fetch(url)).data
-    raise _refused("the document URL must be an http(s) URL or a data URL", param)
+    raise UpstreamFailure.invalid(param, "the document URL must be an http(s) URL or a data URL")
 
 
 def _pdf_page_count(data: bytes) -> int:
@@ -223,7 +223,7 @@ def _pdf_page_count(data: bytes) -> int:
     try:
         pdf = pdfium.PdfDocument(data)
     except pdfium.PdfiumError as exc:
-        raise _refused(f"the PDF cannot be read ({exc})", "document") from exc
+        raise UpstreamFailure.invalid("document", f"the PDF cannot be read ({exc})") from exc
     try:
         return len(pdf)
     finally:
@@ -238,8 +238,8 @@ def _image_size(data: bytes) -> tuple[int, int]:
         with PILImage.open(io.BytesIO(data)) as image:  # reads the header only
             return image.size
     except (UnidentifiedImageError, OSError, PILImage.DecompressionBombError) as exc:
-        raise _refused(
-            f"the document is neither a PDF nor an image the engine can read ({exc})", "document"
+        raise UpstreamFailure.invalid(
+            "document", f"the document is neither a PDF nor an image the engine can read ({exc})"
         ) from exc
 
 
@@ -259,7 +259,9 @@ def _pages_wanted(pages: object, count: int) -> list[int]:
                 _check_in(bounds, count)  # before the range is made: "0-999999999" is one
                 wanted.extend(range(bounds[0], bounds[1] + 1))
         except ValueError as exc:
-            raise _refused(f'`pages` must be indices or ranges such as "0,2-4" ({exc})', "pages") from exc
+            raise UpstreamFailure.invalid(
+                "pages", f'`pages` must be indices or ranges such as "0,2-4" ({exc})'
+            ) from exc
     _check_in(wanted, count)
     return list(dict.fromkeys(wanted))
 
@@ -267,8 +269,8 @@ def _pages_wanted(pages: object, count: int) -> list[int]:
 def _check_in(pages: Iterable[int], count: int) -> None:
     outside = [p for p in pages if not 0 <= p < count]
     if outside:
-        raise _refused(
-            f"page {outside[0]} is not in the document, whose pages are 0 to {count - 1} (0-based)", "pages"
+        raise UpstreamFailure.invalid(
+            "pages", f"page {outside[0]} is not in the document, whose pages are 0 to {count - 1} (0-based)"
         )
 
 
@@ -291,10 +293,3 @@ def _markdown(boxes: Any, texts: Any) -> str:
         else:
             lines.append([span])
     return "\n".join(" ".join(s[3] for s in sorted(line, key=lambda s: s[2]) if s[3]) for line in lines)
-
-
-def _refused(message: str, param: str) -> UpstreamFailure:
-    return UpstreamFailure(
-        bad_request(f"{BODY_VALIDATION} {param}: {message}", param=param, code="body_validation"),
-        retryable=False,
-    )

@@ -29,7 +29,7 @@ from omnigate.billing.pricing import Used
 from omnigate.engines.audio import FORMATS, encode, wav_seconds
 from omnigate.engines.scheduler import FairScheduler
 from omnigate.engines.turns import take_turn
-from omnigate.errors import BODY_VALIDATION, ApiError, bad_request
+from omnigate.errors import ApiError
 from omnigate.providers.base import UpstreamFailure
 from omnigate.providers.media import MediaJob, MediaResult
 
@@ -53,10 +53,10 @@ class SpeechEngine:
         # A catalogue id routed here brings its own model's rules: these are checked again.
         response_format = body.get("response_format") or "mp3"
         if not isinstance(response_format, str) or response_format not in FORMATS:
-            raise _invalid("response_format", f"Expected one of {', '.join(FORMATS)}")
+            raise UpstreamFailure.invalid("response_format", f"Expected one of {', '.join(FORMATS)}")
         speed = body.get("speed", 1)
         if not isinstance(speed, int | float) or isinstance(speed, bool) or not 0.25 <= speed <= 4:
-            raise _invalid("speed", "Expected a number from 0.25 to 4")
+            raise UpstreamFailure.invalid("speed", "Expected a number from 0.25 to 4")
         voice = body.get("voice") if isinstance(body.get("voice"), str) else ""
 
         async def speak() -> bytes:
@@ -112,7 +112,7 @@ class PiperEngine(SpeechEngine):
             if left.is_set():
                 raise _engine_failed(self.model_id, "the client left")
             log.warning("the Piper process ended on a request (attempt %d)", attempt)
-        raise _invalid("text", "the voice makes no sound from this text")
+        raise UpstreamFailure.invalid("text", "the voice makes no sound from this text")
 
     def _speak_once(self, text: str) -> Path | None:
         """The file Piper wrote, or None when its process ended first."""
@@ -200,26 +200,19 @@ class FliteEngine(SpeechEngine):
 def _text(body: dict, max_characters: int) -> str:
     text = body.get("text")
     if not isinstance(text, str) or not text.strip():
-        raise _invalid("text", "Required: the text to speak (OpenAI's `input`)")
+        raise UpstreamFailure.invalid("text", "Required: the text to speak (OpenAI's `input`)")
     # One line without control characters: Piper reads a line per request (its own line breaks
     # would make several files), and a program's arguments cannot hold a NUL.
     text = " ".join("".join(c if c.isprintable() else " " for c in text).split())
     if len(text) > max_characters:
-        raise _invalid(
+        raise UpstreamFailure.invalid(
             "text",
             f"{len(text)} characters; the local speech engines speak at most {max_characters} "
             "([engines] speech_max_characters)",
         )
     if not any(c.isalnum() for c in text):
-        raise _invalid("text", "Nothing to speak: the text has no letters or digits")
+        raise UpstreamFailure.invalid("text", "Nothing to speak: the text has no letters or digits")
     return text
-
-
-def _invalid(param: str, detail: str) -> UpstreamFailure:
-    return UpstreamFailure(
-        bad_request(f"{BODY_VALIDATION} {param}: {detail}", param=param, code="body_validation"),
-        retryable=False,
-    )
 
 
 def _engine_failed(model_id: str, why: str) -> UpstreamFailure:

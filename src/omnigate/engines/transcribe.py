@@ -25,7 +25,7 @@ from typing import Any
 from omnigate.billing.pricing import Used
 from omnigate.engines.scheduler import FairScheduler
 from omnigate.engines.turns import take_turn
-from omnigate.errors import BODY_VALIDATION, ApiError, bad_request
+from omnigate.errors import ApiError
 from omnigate.providers.base import UpstreamFailure
 from omnigate.providers.media import MediaJob, MediaResult
 
@@ -118,7 +118,7 @@ class WhisperEngine:
         if upload is None:
             url = job.body.get("url")
             if not isinstance(url, str):
-                raise _invalid("audio", "Required (a file, or a JSON `url`)")
+                raise UpstreamFailure.invalid("audio", "Required (a file, or a JSON `url`)")
             upload = await job.fetch(url)
         loop = asyncio.get_running_loop()
         samples = await loop.run_in_executor(None, _decode, upload.data, self.max_seconds)
@@ -155,7 +155,7 @@ class WhisperEngine:
         try:
             segments, info = model.transcribe(samples, beam_size=1, vad_filter=False, **options)
         except ValueError as exc:  # faster-whisper refuses an unknown language code
-            raise _invalid("language", str(exc)) from exc
+            raise UpstreamFailure.invalid("language", str(exc)) from exc
         texts = []
         for segment in segments:  # decoded lazily, one 30-second window at a time
             texts.append(segment.text)
@@ -179,7 +179,7 @@ def _decode(data: bytes, max_seconds: int) -> Any:
                 for out in resampler.resample(frame):
                     buffer.write(out.to_ndarray().tobytes())
                 if buffer.tell() > limit:
-                    raise _invalid(
+                    raise UpstreamFailure.invalid(
                         "audio",
                         f"the audio lasts more than {max_seconds} s, the most the local engine "
                         "transcribes ([engines] transcribe_max_seconds)",
@@ -189,9 +189,9 @@ def _decode(data: bytes, max_seconds: int) -> Any:
     except UpstreamFailure:
         raise
     except Exception as exc:  # PyAV raises its own error types for every kind of bad input
-        raise _invalid("audio", f"not decodable as audio ({type(exc).__name__})") from exc
+        raise UpstreamFailure.invalid("audio", f"not decodable as audio ({type(exc).__name__})") from exc
     if buffer.tell() == 0:
-        raise _invalid("audio", "the file holds no sound")
+        raise UpstreamFailure.invalid("audio", "the file holds no sound")
     return np.frombuffer(buffer.getbuffer(), dtype=np.int16).astype(np.float32) / 32768.0
 
 
@@ -218,13 +218,6 @@ def _options(body: dict) -> dict:
     if isinstance(temperature, int | float) and not isinstance(temperature, bool):
         options["temperature"] = float(temperature)
     return options
-
-
-def _invalid(param: str, detail: str) -> UpstreamFailure:
-    return UpstreamFailure(
-        bad_request(f"{BODY_VALIDATION} {param}: {detail}", param=param, code="body_validation"),
-        retryable=False,
-    )
 
 
 def _unavailable(model_id: str, why: str) -> UpstreamFailure:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Protocol
 
-from omnigate.errors import ApiError
+from omnigate.errors import BODY_VALIDATION, ApiError, bad_request
 
 
 class UpstreamFailure(Exception):
@@ -20,6 +20,12 @@ class UpstreamFailure(Exception):
         self.error = error
         self.retryable = retryable
         self.retry_after = retry_after
+
+    @classmethod
+    def invalid(cls, param: str, detail: str) -> UpstreamFailure:
+        """A body a backend (a local engine) refuses: the 400 that names the field, never retried."""
+        error = bad_request(f"{BODY_VALIDATION} {param}: {detail}", param=param, code="body_validation")
+        return cls(error, retryable=False)
 
 
 class StreamBroken(Exception):
