@@ -28,7 +28,8 @@ from omnigate.providers.registry import build_provider
 from omnigate.routing.health import DeploymentHealth
 from omnigate.routing.router import MEDIA_FAMILY_OF_TYPE, TASK_FAMILY_OF_TYPE, Deployment, Router
 from omnigate.search.provider import SEARCH_MODEL, build_search_provider
-from omnigate.settings import LOCAL_PROVIDER, SEARCH_PROVIDER, RouteSettings, Settings, megabytes
+from omnigate.settings import LOCAL_PROVIDER, SEARCH_PROVIDER, RouteSettings, Settings
+from omnigate.settings_tables import megabytes
 from omnigate.store.db import Database
 from omnigate.sync import StateSync
 from omnigate.tasks.runner import TaskRunner

@@ -31,7 +31,7 @@ from omnigate.errors import BODY_VALIDATION, ApiError, bad_request, not_found
 from omnigate.gateway import GATEWAY, REQUEST_ID, Gateway
 from omnigate.http.scopes import require_scope
 from omnigate.providers.anthropic.inbound import InboundError, to_chat_body
-from omnigate.settings import megabytes
+from omnigate.settings_tables import megabytes
 from omnigate.store.batches import BatchRow
 from omnigate.store.rows import KeyRow
 from omnigate.store.timestamps import now

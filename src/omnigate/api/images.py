@@ -19,7 +19,7 @@ from omnigate.catalog.loader import Model
 from omnigate.errors import BODY_VALIDATION, bad_request
 from omnigate.gateway import GATEWAY
 from omnigate.providers.media import MediaResult, Upload
-from omnigate.settings import megabytes
+from omnigate.settings_tables import megabytes
 
 GENERATIONS = Family("/v1/images/generations", ("image",), media="image")
 EDITS = Family("/v1/images/edits", ("image",), media="image-edit")

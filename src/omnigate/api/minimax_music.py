@@ -23,7 +23,7 @@ from omnigate.catalog.loader import Model
 from omnigate.errors import BODY_VALIDATION, bad_request
 from omnigate.gateway import GATEWAY
 from omnigate.providers.media import Upload
-from omnigate.settings import megabytes
+from omnigate.settings_tables import megabytes
 
 MODEL = "music-01"
 UPLOAD = Family("/v2/generate/audio/minimax/upload", ("audio",), media="music-upload")

@@ -37,7 +37,7 @@ from omnigate.gateway import GATEWAY, REQUEST_ID, Gateway
 from omnigate.providers.media import MediaJob, Upload
 from omnigate.providers.tasks import Submitted, TaskBackend
 from omnigate.routing.router import Deployment
-from omnigate.settings import megabytes
+from omnigate.settings_tables import megabytes
 from omnigate.store.tasks import FINAL, TaskInput, TaskRow, charge_entry_id
 from omnigate.tasks.artifacts import absolute_urls
 

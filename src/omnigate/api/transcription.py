@@ -22,7 +22,7 @@ from omnigate.catalog.loader import Model
 from omnigate.errors import BODY_VALIDATION, bad_request
 from omnigate.gateway import GATEWAY
 from omnigate.providers.media import MediaResult, Upload, audio_seconds
-from omnigate.settings import megabytes
+from omnigate.settings_tables import megabytes
 
 STT = Family("/v1/stt", ("stt",), media="stt")
 TRANSCRIPTIONS = Family("/v1/audio/transcriptions", ("stt",), media="stt")
