@@ -67,6 +67,8 @@ class Gateway:
     metrics: Metrics | None = None  # what GET /metrics shows; None: [telemetry] metrics = false
     in_flight: int = 0  # requests being answered now (the error boundary counts them)
     tracing: Tracing | None = None  # OpenTelemetry spans; None: [telemetry] otlp_endpoint unset
+    # Records keep their prompt only for the one reader of it: the JSON access log, when asked to.
+    keep_prompts: bool = False
     _tariffs: dict[str, Tariff | None] = field(default_factory=dict)
 
     @classmethod
@@ -144,6 +146,7 @@ class Gateway:
             gateway.observers.append(gateway.metrics)
         if settings.server.log_format == "json":
             gateway.observers.append(AccessLog(log_prompts=settings.server.log_prompts))
+            gateway.keep_prompts = settings.server.log_prompts
         kinds = {name: spec.kind for name, spec in settings.providers.items()}
         gateway.tracing = Tracing.from_settings(settings.telemetry, {**kinds, LOCAL_PROVIDER: "local"})
         if gateway.tracing is not None:
@@ -160,7 +163,8 @@ class Gateway:
             await provider.start()
         await self.book.start()
         await self.sync.start()
-        await self.request_log.start()
+        if self.settings.request_log.enabled:
+            await self.request_log.start()
         if self.metrics is not None:
             await self.metrics.start()
         if self.settings.tasks.run if run_tasks is None else run_tasks:

@@ -4,9 +4,9 @@ nothing of that kind was), for the account that asked only."""
 
 from __future__ import annotations
 
-import orjson
 from aiohttp import web
 
+from omnigate.api.admin import json_response
 from omnigate.api.chat_call import CHAT
 from omnigate.errors import BODY_VALIDATION, bad_request
 from omnigate.gateway import GATEWAY
@@ -34,7 +34,7 @@ def follow_up(kind: str) -> web.Handler:
                 f"{BODY_VALIDATION} followup_id: at most {MAX_ID} characters", param="followup_id"
             )
         found = await SearchStore(gw.db).load(followup_id, key.account_id)
-        return web.Response(body=orjson.dumps(getattr(found, field)), content_type="application/json")
+        return json_response(getattr(found, field))
 
     return handler
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import asyncio
 
-import orjson
 from aiohttp import web
 
+from omnigate.api.admin import json_response
 from omnigate.api.usage_params import cursor_id, decode_cursor, encode_cursor, page_size, subject
 from omnigate.billing.pricing import CREDITS_PER_USD
 from omnigate.gateway import GATEWAY
@@ -32,7 +32,7 @@ async def balance(request: web.Request) -> web.Response:
             "Balance is below the low-balance threshold" if low else "Balance is current and up to date"
         ),
     }
-    return web.Response(body=orjson.dumps(body), content_type="application/json")
+    return json_response(body)
 
 
 async def billing(request: web.Request) -> web.Response:
@@ -51,7 +51,7 @@ async def billing(request: web.Request) -> web.Response:
         "low_balance": credits < threshold,
         "account": account.name,
     }
-    return web.Response(body=orjson.dumps(body), content_type="application/json")
+    return json_response(body)
 
 
 async def transactions(request: web.Request) -> web.Response:
@@ -72,7 +72,7 @@ async def transactions(request: web.Request) -> web.Response:
         "data": [_transaction(row_id, entry) for row_id, entry in rows],
         "pagination": {"next_cursor": encode_cursor(rows[-1][0]) if more else None, "has_more": more},
     }
-    return web.Response(body=orjson.dumps(body), content_type="application/json")
+    return json_response(body)
 
 
 def _transaction(row_id: int, entry: LedgerEntry) -> dict:

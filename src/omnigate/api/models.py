@@ -13,6 +13,7 @@ from functools import cache
 import orjson
 from aiohttp import web
 
+from omnigate.api.admin import json_response
 from omnigate.catalog.loader import Catalog, Model, Price
 from omnigate.errors import not_found
 from omnigate.gateway import GATEWAY
@@ -68,7 +69,7 @@ async def model_metrics(request: web.Request) -> web.Response:
     """GET /models/metrics (no key): latency and speed per model, measured here
     (telemetry/model_metrics.py)."""
     answer = await request.app[GATEWAY].model_metrics.current()
-    return web.Response(body=orjson.dumps(answer), content_type="application/json")
+    return json_response(answer)
 
 
 def price_view(price: Price | None) -> dict[str, float] | None:
@@ -93,4 +94,4 @@ async def model_detail(request: web.Request) -> web.Response:
         "price": price_view(model.price),
         "routed": bool(gw.router.deployments(model)),
     }
-    return web.Response(body=orjson.dumps({"object": "model", "data": data}), content_type="application/json")
+    return json_response({"object": "model", "data": data})

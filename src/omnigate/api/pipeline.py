@@ -100,7 +100,7 @@ async def admit(
     model = resolve_model(gw.catalog, body, accepted=family.accepted, endpoint=family.endpoint)
     if record is not None:
         record.model = model.id
-        if gw.settings.server.log_prompts:
+        if gw.keep_prompts:
             record.prompt = prompt_of(body)
     if check is not None:
         check(model, body)

@@ -25,7 +25,8 @@ from typing import Any
 
 from omnigate.engines.chat_format import OutputPlan, output_plan, template_messages, tool_calls_from
 from omnigate.engines.grammar import GrammarError, parses, schema_grammar
-from omnigate.engines.scheduler import FairScheduler, QueueFull
+from omnigate.engines.scheduler import FairScheduler
+from omnigate.engines.turns import acquire
 from omnigate.errors import BODY_VALIDATION, ApiError, bad_request
 from omnigate.providers.base import StreamBroken, UpstreamFailure
 
@@ -89,18 +90,7 @@ class LlamaChatEngine:
     # -- the backend protocol ----------------------------------------------------------------
     async def open_stream(self, body: dict, *, account_id: int) -> LocalChunkStream:
         generation = _prepare(body)
-        try:
-            await self.scheduler.acquire(account_id)
-        except QueueFull as exc:
-            raise UpstreamFailure(
-                ApiError(
-                    429,
-                    f"Too Many Requests: the local model {self.model_id!r} is busy ({exc}).",
-                    code="engine_busy",
-                    headers={"Retry-After": "2"},
-                ),
-                retryable=True,
-            ) from exc
+        await acquire(self.scheduler, self.model_id, account_id)
         try:
             # Preparing first lets an over-long prompt or a refused schema fail before any byte is
             # streamed; it runs in the engine thread, as a large schema takes a while to convert.

@@ -22,6 +22,22 @@ T = TypeVar("T")
 WATCH_S = 0.1
 
 
+async def acquire(scheduler: FairScheduler, model_id: str, account_id: int) -> None:
+    """A place in the engine's fair queue; a full queue is a 429 the client may retry."""
+    try:
+        await scheduler.acquire(account_id)
+    except QueueFull as exc:
+        raise UpstreamFailure(
+            ApiError(
+                429,
+                f"Too Many Requests: the local model {model_id!r} is busy ({exc}).",
+                code="engine_busy",
+                headers={"Retry-After": "2"},
+            ),
+            retryable=True,
+        ) from exc
+
+
 async def take_turn(
     scheduler: FairScheduler,
     model_id: str,
@@ -30,18 +46,7 @@ async def take_turn(
     gone: Callable[[], bool] | None = None,
 ) -> T:
     async def turn() -> T:
-        try:
-            await scheduler.acquire(account_id)
-        except QueueFull as exc:
-            raise UpstreamFailure(
-                ApiError(
-                    429,
-                    f"Too Many Requests: the local model {model_id!r} is busy ({exc}).",
-                    code="engine_busy",
-                    headers={"Retry-After": "2"},
-                ),
-                retryable=True,
-            ) from exc
+        await acquire(scheduler, model_id, account_id)
         try:
             return await work()
         finally:

@@ -57,8 +57,7 @@ class KeyCache:
             self._by_hash.pop(key_hash, None)
 
     def limits_of(self, prefix: str) -> Limits | None:
-        key_hash = self._hash_by_prefix.get(prefix)
-        row = self._by_hash.get(key_hash) if key_hash else None
+        row = self.by_prefix(prefix)
         return row.limits if row is not None else None
 
     def by_prefix(self, prefix: str) -> KeyRow | None:

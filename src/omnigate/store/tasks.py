@@ -163,10 +163,10 @@ class TaskStore(LedgerStore):
     def unfinished_tasks(self) -> dict[str, int]:
         """How many tasks are queued and generating (the runners' backlog)."""
         status = schema.tasks.c.status
-        query = select(status, func.count()).where(status.in_(("queued", "generating"))).group_by(status)
+        query = select(status, func.count()).where(status.in_(ACTIVE)).group_by(status)
         with self.engine.connect() as conn:
             found = {row[0]: row[1] for row in conn.execute(query)}
-        return {name: found.get(name, 0) for name in ("queued", "generating")}
+        return {name: found.get(name, 0) for name in ACTIVE}
 
     def ledger_amount(self, entry_id: str) -> int | None:
         """The amount of one ledger entry, or None when it is not in the ledger."""
