@@ -24,14 +24,16 @@ ROOTS = ("Response", "ResponseStreamEvent", "ResponseItemList")
 _REF = re.compile(r'"#/components/schemas/([^"]+)"')
 
 
-def extract(spec: Path) -> dict[str, Any]:
+def extract(spec: Path, roots: tuple[str, ...] = ROOTS) -> dict[str, Any]:
+    """The `roots` with every schema they refer to (scripts/build_assistant_schemas.py asks for
+    other roots)."""
     import yaml
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the spec is about 3 MB
     with spec.open(encoding="utf-8") as handle:
         schemas = yaml.load(handle, Loader=loader)["components"]["schemas"]
     needed: set[str] = set()
-    pending = list(ROOTS)
+    pending = list(roots)
     while pending:
         name = pending.pop()
         if name not in needed:
@@ -39,7 +41,7 @@ def extract(spec: Path) -> dict[str, Any]:
             pending += _REF.findall(json.dumps(schemas[name]))
     return {
         "generated_by": "scripts/build_response_schemas.py",
-        "roots": list(ROOTS),
+        "roots": list(roots),
         "components": {"schemas": {name: schemas[name] for name in sorted(needed)}},
     }
 

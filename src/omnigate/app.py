@@ -13,6 +13,7 @@ from aiohttp import web
 
 from omnigate.api import (
     admin,
+    assistants,
     bagoodex,
     batches,
     billing,
@@ -26,6 +27,7 @@ from omnigate.api import (
     models,
     ops,
     responses,
+    runs,
     speech,
     tasks,
     transcription,
@@ -88,6 +90,9 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("DELETE", "/keys/{prefix}", keys.delete),
     ("GET", "/key", keys.own),
     *bagoodex.ROUTES,
+    # Runs first: POST /threads/runs is not a thread named "runs".
+    *runs.ROUTES,
+    *assistants.ROUTES,
 ]
 
 

@@ -3,8 +3,8 @@
 Precedence (later wins): built-in defaults < config file < environment. The config file is the
 `--config` option, else `$OMNIGATE_CONFIG`, else none. Scalar keys of the `[server]`, `[database]`,
 `[routing]`, `[billing]`, `[redis]`, `[engines]`, `[storage]`, `[tasks]`, `[request_log]`,
-`[batches]`, `[telemetry]` and `[search]` tables can be overridden as `OMNIGATE_<TABLE>_<KEY>` (for
-example `OMNIGATE_DATABASE_URL`, `OMNIGATE_REDIS_URL`, `OMNIGATE_SERVER_PORT`);
+`[batches]`, `[assistants]`, `[telemetry]` and `[search]` tables can be overridden as
+`OMNIGATE_<TABLE>_<KEY>` (for example `OMNIGATE_DATABASE_URL`, `OMNIGATE_REDIS_URL`, `OMNIGATE_SERVER_PORT`);
 `OMNIGATE_DATA_DIR` moves the data folder.
 """
 
@@ -19,6 +19,7 @@ from typing import Any
 
 from omnigate.settings_tables import (
     PROVIDER_KINDS,
+    AssistantSettings,
     BatchSettings,
     BillingSettings,
     DatabaseSettings,
@@ -56,6 +57,7 @@ class Settings:
     tasks: TaskSettings = field(default_factory=TaskSettings)
     request_log: RequestLogSettings = field(default_factory=RequestLogSettings)
     batches: BatchSettings = field(default_factory=BatchSettings)
+    assistants: AssistantSettings = field(default_factory=AssistantSettings)
     telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
     search: SearchSettings = field(default_factory=SearchSettings)
     local_models: list[LocalModelSettings] = field(default_factory=list)
@@ -80,6 +82,7 @@ _SCALAR_TABLES = (
     "tasks",
     "request_log",
     "batches",
+    "assistants",
     "telemetry",
     "search",
 )
@@ -118,6 +121,7 @@ def load_settings(config_path: str | Path | None = None) -> Settings:
     _check_tasks(settings.tasks)
     _check_request_log(settings.request_log)
     _check_batches(settings.batches)
+    _require("assistants", settings.assistants, ("concurrency",), lambda v: v >= 1, "must be at least 1")
     settings.providers = _providers(raw.get("providers", {}))
     _check_search(settings.search, settings.providers)
     settings.local_models = [_local_model(i, m) for i, m in enumerate(raw.get("local_models", []))]

@@ -116,6 +116,14 @@ class BatchSettings:
 
 
 @dataclass(slots=True)
+class AssistantSettings:
+    """The Assistants API's runs: run by the task runner (streamed ones by the request)."""
+
+    # Turns of runs one runner works on at once (each is one model call).
+    concurrency: int = 4
+
+
+@dataclass(slots=True)
 class SearchSettings:
     """The AI search model (bagoodex/bagoodex-search-v1): which backend answers it. The first one
     set wins: a SearXNG instance, else a routed chat model that searches the web itself, else

@@ -20,6 +20,7 @@ from aiohttp import web
 from omnigate.api.tasks import VIDEO_ALIASES, VIDEO_VENDORS
 from omnigate.catalog.loader import Catalog
 from omnigate.gateway import GATEWAY
+from omnigate.http.openapi_assistants import ASSISTANT_ROUTES, page_parameters
 from omnigate.http.openapi_requests import Schema, ref
 from omnigate.http.openapi_schemas import COMPONENTS
 from omnigate.http.openapi_search import SEARCH_ANSWERS
@@ -367,6 +368,21 @@ OPERATIONS.update(
     {
         ("GET", path): Operation(summary, "usage", "key", answer, errors=(400, 403, 404), parameters=params)
         for path, summary, answer, params in USAGE_ROUTES
+    }
+)
+OPERATIONS.update(
+    {
+        (method, path): Operation(
+            summary,
+            "assistants",
+            "key",
+            answer,
+            body,
+            streams=streams,
+            errors=MODEL_CALL_ERRORS if streams else STORED_ERRORS,
+            parameters=page_parameters(lists),
+        )
+        for method, path, summary, answer, body, lists, streams in ASSISTANT_ROUTES
     }
 )
 OPERATIONS[("GET", "/models/metrics")] = Operation(

@@ -6,6 +6,7 @@ openapi_requests.py).
 from __future__ import annotations
 
 from omnigate.api.keys import RETENTIONS
+from omnigate.http.openapi_assistants import ASSISTANT_COMPONENTS
 from omnigate.http.openapi_batches import BATCH_COMPONENTS
 from omnigate.http.openapi_media import MEDIA_COMPONENTS
 from omnigate.http.openapi_requests import (
@@ -162,6 +163,7 @@ COMPONENTS: dict[str, Schema] = {
     **MEDIA_COMPONENTS,
     **USAGE_COMPONENTS,
     **BATCH_COMPONENTS,
+    **ASSISTANT_COMPONENTS,
     **SEARCH_COMPONENTS,
     "Error": ERROR,
     "AnthropicError": ANTHROPIC_ERROR,

@@ -23,6 +23,7 @@ SCOPE_OF_ENDPOINT = {
     "/v1/chat/completions": "model:chat",
     "/v1/messages": "model:chat",
     "/v1/batches": "model:chat",
+    "/v1/assistants": "model:chat",
     "/v1/responses": "model:responses",
     "/v1/embeddings": "model:embeddings",
     "/v1/images/generations": "model:image",

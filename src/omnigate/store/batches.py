@@ -26,6 +26,7 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.sql.elements import ColumnElement
 
 from omnigate.store import schema
+from omnigate.store.leases import lease_free
 from omnigate.store.ledger import LedgerStore
 from omnigate.store.rows import LedgerEntry
 from omnigate.store.timestamps import aware, now
@@ -354,8 +355,7 @@ def _this(batch_id: str, idx: int) -> ColumnElement[bool]:
 
 
 def _lease_free(stamp: datetime) -> ColumnElement[bool]:
-    e = schema.batch_entries
-    return or_(e.c.lease_until.is_(None), e.c.lease_until < stamp)
+    return lease_free(schema.batch_entries, stamp)
 
 
 def _touch(conn: Connection, batch_id: str, stamp: datetime) -> None:

@@ -16,9 +16,10 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 8
 # The longest request id kept: X-Client-Request-Id allows 1-128 characters.
 REQUEST_ID_MAX = 128
 
@@ -259,4 +260,54 @@ search_results = Table(
     Column("query", Text, nullable=False),
     Column("results", Text, nullable=False),  # JSON: links, images, videos, weather, local_map, ...
     Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# The Assistants API (api/assistants.py, api/runs.py): assistants, threads, messages and run
+# steps, each kept as its public object (JSON) in one table, in the order they were made (`seq`,
+# which the list routes page by). Runs have a table of their own: the task runner leases them.
+assistant_objects = Table(
+    "assistant_objects",
+    metadata,
+    Column("seq", IdType, primary_key=True, autoincrement=True),
+    Column("id", String(64), nullable=False, unique=True),  # asst_..., thread_..., msg_..., step_...
+    Column("kind", String(16), nullable=False),  # assistant | thread | message | step
+    Column("account_id", IdType, ForeignKey("accounts.id"), nullable=False),
+    Column("parent_id", String(64)),  # what it is listed under: a message's thread, a step's run
+    Column("thread_id", String(64)),  # what deleting a thread takes with it
+    Column("body", Text, nullable=False),  # the public object, JSON
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_assistant_objects_list", "kind", "account_id", "parent_id", "seq"),
+    Index("ix_assistant_objects_thread", "thread_id"),
+)
+
+# Statuses of a run that still has work ahead; a thread has at most one such run at a time.
+ACTIVE_RUN_STATUSES = ("queued", "in_progress", "requires_action", "cancelling")
+
+assistant_runs = Table(
+    "assistant_runs",
+    metadata,
+    Column("seq", IdType, primary_key=True, autoincrement=True),
+    Column("id", String(64), nullable=False, unique=True),  # run_...
+    Column("account_id", IdType, ForeignKey("accounts.id"), nullable=False),
+    Column("parent_id", String(64), nullable=False),  # its thread (the list routes page by it)
+    Column("thread_id", String(64), nullable=False),
+    Column("key_prefix", String(32), nullable=False),  # the key its model calls are charged through
+    Column("status", String(16), nullable=False),  # the public status (RunObject.status)
+    Column("body", Text, nullable=False),  # the public object, JSON (its status is the column's)
+    Column("state", Text, nullable=False),  # what the runner needs to go on (assistants/state.py)
+    Column("next_run_at", DateTime(timezone=True), nullable=False),  # requires_action: its expiry
+    Column("lease_owner", String(64)),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_assistant_runs_list", "account_id", "parent_id", "seq"),
+    Index("ix_assistant_runs_due", "status", "next_run_at"),
+    # One active run per thread, enforced by the database (two replicas may race to start one).
+    Index(
+        "ux_assistant_runs_active",
+        "thread_id",
+        unique=True,
+        sqlite_where=text("status IN ('queued', 'in_progress', 'requires_action', 'cancelling')"),
+        postgresql_where=text("status IN ('queued', 'in_progress', 'requires_action', 'cancelling')"),
+    ),
 )

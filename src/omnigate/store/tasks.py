@@ -16,6 +16,7 @@ from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Row
 
 from omnigate.store import schema
+from omnigate.store.leases import lease_free
 from omnigate.store.ledger import LedgerStore
 from omnigate.store.rows import LedgerEntry
 from omnigate.store.timestamps import aware, now
@@ -188,7 +189,7 @@ class TaskStore(LedgerStore):
             .where(
                 t.c.status.in_(ACTIVE),
                 t.c.next_poll_at <= stamp,
-                or_(t.c.lease_until.is_(None), t.c.lease_until < stamp),
+                lease_free(t, stamp),
                 or_(
                     t.c.charged.is_not(None),
                     t.c.created_at < stamp - timedelta(seconds=unsettled_after_s),
@@ -210,7 +211,7 @@ class TaskStore(LedgerStore):
                     .where(
                         t.c.id.in_(ids),
                         t.c.status.in_(ACTIVE),
-                        or_(t.c.lease_until.is_(None), t.c.lease_until < stamp),
+                        lease_free(t, stamp),
                     )
                     .values(lease_owner=owner, lease_until=stamp + timedelta(seconds=lease_s))
                     .returning(t.c.id)

@@ -1,7 +1,7 @@
 """The task runner: moves each asynchronous generation from queued to completed or error.
 
 It runs inside `omnigate serve` (and alone as `omnigate worker`), and runs the requests of message
-batches too (tasks/batches.py). Every second, or at once when
+batches (tasks/batches.py) and the turns of assistant runs (tasks/runs.py) too. Every second, or at once when
 a task is created or polled, it claims the tasks that are due (store/tasks.py: a lease per task,
 so runners on several machines share the work and a dead runner's tasks are taken over) and
 takes one step with each: ask the upstream where its task stands, or run the job itself for a
@@ -33,6 +33,7 @@ from omnigate.store.rows import LedgerEntry
 from omnigate.store.tasks import ACTIVE, TaskRow, charge_entry_id, refund_entry_id
 from omnigate.tasks.artifacts import keep_artifacts
 from omnigate.tasks.batches import BatchRunner
+from omnigate.tasks.runs import RunRunner
 
 if TYPE_CHECKING:
     from omnigate.gateway import Gateway
@@ -56,6 +57,7 @@ class TaskRunner:
         self._busy: set[asyncio.Task] = set()
         self._housekept = 0.0
         self.batches = BatchRunner(gw, owner, self.nudge)  # message batches' requests
+        self.runs = RunRunner(gw, owner, self.nudge)  # assistant runs
 
     async def start(self) -> None:
         self._loop_task = asyncio.create_task(self._loop(), name="omnigate-task-runner")
@@ -70,6 +72,7 @@ class TaskRunner:
             step.cancel()
         await asyncio.gather(*self._busy, return_exceptions=True)
         await self.batches.stop()
+        await self.runs.stop()
         with contextlib.suppress(Exception):
             await asyncio.to_thread(self.gw.db.release_leases, self.owner)
 
@@ -90,9 +93,9 @@ class TaskRunner:
             self._wake.clear()
 
     async def claim(self) -> int:
-        """Take the tasks and batch requests that are due, as many as there is room for; returns
-        how many."""
-        return await self._claim_tasks() + await self.batches.claim()
+        """Take the tasks, batch requests and assistant runs that are due, as many as there is
+        room for; returns how many."""
+        return await self._claim_tasks() + await self.batches.claim() + await self.runs.claim()
 
     async def _claim_tasks(self) -> int:
         room = self.settings.concurrency - len(self._busy)
@@ -116,6 +119,7 @@ class TaskRunner:
         while self._busy:
             await asyncio.gather(*self._busy, return_exceptions=True)
         await self.batches.idle()
+        await self.runs.idle()
 
     async def housekeeping(self) -> None:
         """Refunds the live balances may have missed (a runner stopped between the two writes),
