@@ -82,4 +82,10 @@ def _v6(conn: Connection) -> None:
     schema.search_results.create(conn, checkfirst=True)
 
 
-STEPS: dict[int, Callable[[Connection], None]] = {2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6}
+def _v7(conn: Connection) -> None:
+    """Uploaded files (/v1/files) and their bytes."""
+    schema.uploads.create(conn, checkfirst=True)
+    schema.upload_contents.create(conn, checkfirst=True)
+
+
+STEPS: dict[int, Callable[[Connection], None]] = {2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7}
