@@ -8,6 +8,7 @@ from __future__ import annotations
 from omnigate.api.keys import RETENTIONS
 from omnigate.http.openapi_assistants import ASSISTANT_COMPONENTS
 from omnigate.http.openapi_batches import BATCH_COMPONENTS
+from omnigate.http.openapi_files import FILE_COMPONENTS
 from omnigate.http.openapi_media import MEDIA_COMPONENTS
 from omnigate.http.openapi_requests import (
     CHAT_REQUEST,
@@ -164,6 +165,7 @@ COMPONENTS: dict[str, Schema] = {
     **USAGE_COMPONENTS,
     **BATCH_COMPONENTS,
     **ASSISTANT_COMPONENTS,
+    **FILE_COMPONENTS,
     **SEARCH_COMPONENTS,
     "Error": ERROR,
     "AnthropicError": ANTHROPIC_ERROR,

@@ -82,11 +82,24 @@ def _v6(conn: Connection) -> None:
     schema.search_results.create(conn, checkfirst=True)
 
 
+def _v7(conn: Connection) -> None:
+    """Uploaded files (/v1/files) and their bytes."""
+    schema.uploads.create(conn, checkfirst=True)
+    schema.upload_contents.create(conn, checkfirst=True)
+
+
 def _v8(conn: Connection) -> None:
     """The Assistants API: its objects, and its runs with their leases."""
     schema.assistant_objects.create(conn, checkfirst=True)
     schema.assistant_runs.create(conn, checkfirst=True)
 
 
-# 7 is the uploads of /v1/files (built on another branch).
-STEPS: dict[int, Callable[[Connection], None]] = {2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 8: _v8}
+STEPS: dict[int, Callable[[Connection], None]] = {
+    2: _v2,
+    3: _v3,
+    4: _v4,
+    5: _v5,
+    6: _v6,
+    7: _v7,
+    8: _v8,
+}

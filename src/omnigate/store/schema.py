@@ -294,7 +294,7 @@ assistant_runs = Table(
     Column("key_prefix", String(32), nullable=False),  # the key its model calls are charged through
     Column("status", String(16), nullable=False),  # the public status (RunObject.status)
     Column("body", Text, nullable=False),  # the public object, JSON (its status is the column's)
-    Column("state", Text, nullable=False),  # what the runner needs to go on (assistants/state.py)
+    Column("state", Text, nullable=False),  # what the runner needs to go on (assistants/execute.py)
     Column("next_run_at", DateTime(timezone=True), nullable=False),  # requires_action: its expiry
     Column("lease_owner", String(64)),
     Column("lease_until", DateTime(timezone=True)),
@@ -310,4 +310,27 @@ assistant_runs = Table(
         sqlite_where=text("status IN ('queued', 'in_progress', 'requires_action', 'cancelling')"),
         postgresql_where=text("status IN ('queued', 'in_progress', 'requires_action', 'cancelling')"),
     ),
+)
+
+# Files users upload (POST /v1/files): what assistants search and OpenAI-shape batches read, and
+# the batches' output files. The bytes live in their own table so that listing never reads them.
+uploads = Table(
+    "uploads",
+    metadata,
+    Column("id", String(64), primary_key=True),  # file-...
+    Column("account_id", IdType, ForeignKey("accounts.id"), nullable=False),
+    Column("filename", Text, nullable=False),
+    Column("purpose", String(32), nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+    Column("content_type", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True)),  # NULL: kept until deleted
+    Index("ix_uploads_account", "account_id", "created_at"),
+)
+
+upload_contents = Table(
+    "upload_contents",
+    metadata,
+    Column("file_id", String(64), ForeignKey("uploads.id", ondelete="CASCADE"), primary_key=True),
+    Column("content", LargeBinary, nullable=False),
 )
