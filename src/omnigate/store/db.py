@@ -1,6 +1,7 @@
 """Database access: accounts, keys, stored Responses turns and the change feed (the ledger is in
 store/ledger.py, tasks in store/tasks.py, the request log in store/request_log.py, batches in
-store/batches.py, search results in store/search_results.py).
+store/batches.py, search results in store/search_results.py, the file_search index in
+store/knowledge.py).
 
 Plain synchronous SQLAlchemy Core. The server never calls it on the event loop: the hot path
 reads in-memory caches, and the background sync loop (omnigate/sync.py) does the I/O in a thread.
@@ -20,6 +21,7 @@ from sqlalchemy.engine import Connection
 from omnigate.store import migrations, schema
 from omnigate.store.batches import BatchStore
 from omnigate.store.keys import hash_key, new_key, visible_prefix
+from omnigate.store.knowledge import KnowledgeStore
 from omnigate.store.request_log import RequestLogStore
 from omnigate.store.rows import (
     NO_LIMITS,
@@ -62,7 +64,7 @@ def _normalise_url(url: str) -> str:
     return url
 
 
-class Database(TaskStore, RequestLogStore, BatchStore, SearchResultStore):
+class Database(TaskStore, RequestLogStore, BatchStore, SearchResultStore, KnowledgeStore):
     def __init__(self, url: str) -> None:
         self.url = _normalise_url(url)
         if self.url.startswith("sqlite:///"):

@@ -82,4 +82,10 @@ def _v6(conn: Connection) -> None:
     schema.search_results.create(conn, checkfirst=True)
 
 
-STEPS: dict[int, Callable[[Connection], None]] = {2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6}
+def _v9(conn: Connection) -> None:
+    """The file_search index of uploaded files: its chunks and their embeddings."""
+    schema.file_indexes.create(conn, checkfirst=True)
+    schema.file_chunks.create(conn, checkfirst=True)
+
+
+STEPS: dict[int, Callable[[Connection], None]] = {2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 9: _v9}
