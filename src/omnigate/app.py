@@ -19,6 +19,7 @@ from omnigate.api import (
     chat,
     documents,
     embeddings,
+    files,
     images,
     keys,
     messages,
@@ -67,6 +68,10 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/batches", batches.results),
     ("GET", "/batches/{batch_id}", batches.retrieve),
     ("POST", "/batches/cancel/{batch_id}", batches.cancel),
+    ("POST", "/files", files.upload_file),
+    ("GET", "/files", files.list_files),
+    ("DELETE", "/files/{file_id}", files.delete_file),
+    ("GET", "/files/{file_id}/content", files.file_content),
     ("POST", "/responses", responses.create_response),
     ("GET", "/responses/{response_id}", responses.get_response),
     ("DELETE", "/responses/{response_id}", responses.delete_response),
@@ -169,7 +174,11 @@ def _error_response(request: web.Request, err: ApiError) -> web.Response:
 
 
 async def _serve_file(request: web.Request) -> web.StreamResponse:
-    """Files the gateway made itself (audio as a URL): no key, the unguessable name is the key."""
+    """GET /files/{name}: an uploaded file's object (with a key), or a file the gateway made itself
+    (audio as a URL: no key, the unguessable name is the key)."""
+    name = request.match_info["name"]
+    if files.is_file_id(name):
+        return await files.retrieve(request, name)
     return await request.app[GATEWAY].files.serve(request)
 
 
@@ -196,6 +205,7 @@ def create_app(gateway: Gateway) -> web.Application:
     app.router.add_get("/ui/{name}", dashboard.asset)
     app.router.add_get("/openapi.json", openapi.openapi_json)
     app.router.add_get("/files/{name}", _serve_file)
+    app.router.add_get("/v1/files/{file_id}", files.retrieve_file)
     # The service has these without /v1 only.
     app.router.add_post("/vision", vision.vision)
     app.router.add_post("/v2/generate/audio/minimax/upload", minimax_music.upload)

@@ -153,6 +153,7 @@ def _check_server(server: ServerSettings) -> None:
 
 
 def _check_storage(storage: StorageSettings) -> None:
+    _require("storage", storage, ("max_upload_mb",), lambda v: v > 0, "must be positive")
     if not storage.s3_bucket:
         return
     if not 1 <= storage.ttl_s <= 604_800:

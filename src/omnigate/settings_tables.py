@@ -67,6 +67,8 @@ class StorageSettings:
     # Environment variables holding the keys; empty: boto3's chain (AWS_ACCESS_KEY_ID, roles, ...).
     s3_access_key_id_env: str = ""
     s3_secret_access_key_env: str = ""
+    # The largest file a user may upload (POST /v1/files), in MiB; files are kept in the database.
+    max_upload_mb: float = 100.0
 
 
 @dataclass(slots=True)

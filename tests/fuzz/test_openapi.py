@@ -32,6 +32,7 @@ OWN_ROUTES = {
     ("GET", "/ready"),
     ("GET", "/metrics"),
     ("GET", "/files/{name}"),
+    ("GET", "/v1/files/{file_id}"),
     ("POST", "/v2/generate/audio/minimax/upload"),
     ("POST", "/v2/generate/audio/minimax/generate"),
     *((method, path) for path, _, _ in TASK_ROUTES for method in ("POST", "GET")),

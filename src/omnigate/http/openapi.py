@@ -169,6 +169,37 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "MessageBatch",
         errors=STORED_ERRORS,
     ),
+    ("POST", "/v1/files"): Operation(
+        "Upload a file (for assistants' file_search, or a batch's requests)",
+        "files",
+        "key",
+        "FileObject",
+        "FileUploadForm",
+        errors=(400, 403, 413, 503),
+        form=True,
+    ),
+    ("GET", "/v1/files"): Operation(
+        "The account's files, newest first unless `order=asc`",
+        "files",
+        "key",
+        "FileList",
+        errors=(400,),
+        parameters=(
+            _optional("query", "purpose", {"type": "string"}),
+            _optional(
+                "query", "limit", {"type": "integer", "minimum": 1, "maximum": 10000, "default": 10000}
+            ),
+            _optional("query", "order", {"type": "string", "enum": ["asc", "desc"], "default": "desc"}),
+            _optional("query", "after", {"type": "string"}),
+        ),
+    ),
+    ("GET", "/v1/files/{file_id}"): Operation("A file", "files", "key", "FileObject", errors=STORED_ERRORS),
+    ("DELETE", "/v1/files/{file_id}"): Operation(
+        "Delete a file", "files", "key", "FileDeleted", errors=STORED_ERRORS
+    ),
+    ("GET", "/v1/files/{file_id}/content"): Operation(
+        "A file's bytes, as uploaded", "files", "key", "FileContent", answer_type="*/*", errors=STORED_ERRORS
+    ),
     ("GET", "/v1/billing/balance"): Operation("The key's account balance", "billing", "key", "Balance"),
     ("GET", "/v1/admin/accounts"): Operation("Accounts", "admin", "admin", "List"),
     ("POST", "/v1/admin/accounts"): Operation(
@@ -279,7 +310,12 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         errors=MODEL_CALL_ERRORS,
     ),
     ("GET", "/files/{name}"): Operation(
-        "A file the gateway made (generated audio), for an hour", "media", "none", "Audio", answer_type="*/*"
+        "A file the gateway made (generated audio), for an hour; or, with a key, an uploaded file's "
+        "object (names starting `file-`, as GET /v1/files/{file_id})",
+        "media",
+        "none",
+        "Audio",
+        answer_type="*/*",
     ),
     ("POST", "/v1/ocr"): Operation(
         "Text from documents", "media", "key", "Document", "OcrRequest", errors=MODEL_CALL_ERRORS

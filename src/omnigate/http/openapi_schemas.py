@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from omnigate.api.keys import RETENTIONS
 from omnigate.http.openapi_batches import BATCH_COMPONENTS
+from omnigate.http.openapi_files import FILE_COMPONENTS
 from omnigate.http.openapi_media import MEDIA_COMPONENTS
 from omnigate.http.openapi_requests import (
     CHAT_REQUEST,
@@ -162,6 +163,7 @@ COMPONENTS: dict[str, Schema] = {
     **MEDIA_COMPONENTS,
     **USAGE_COMPONENTS,
     **BATCH_COMPONENTS,
+    **FILE_COMPONENTS,
     **SEARCH_COMPONENTS,
     "Error": ERROR,
     "AnthropicError": ANTHROPIC_ERROR,

@@ -23,6 +23,8 @@ SCOPE_OF_ENDPOINT = {
     "/v1/chat/completions": "model:chat",
     "/v1/messages": "model:chat",
     "/v1/batches": "model:chat",
+    # Uploaded files serve assistants and batches, both chat families.
+    "/v1/files": "model:chat",
     "/v1/responses": "model:responses",
     "/v1/embeddings": "model:embeddings",
     "/v1/images/generations": "model:image",

@@ -1,7 +1,7 @@
 """Database access: accounts, keys, stored Responses turns and the change feed (the ledger is in
 store/ledger.py, tasks in store/tasks.py, the request log in store/request_log.py, batches in
-store/batches.py, search results in store/search_results.py, the file_search index in
-store/knowledge.py).
+store/batches.py, search results in store/search_results.py, uploaded files in
+store/uploads.py, the file_search index in store/knowledge.py).
 
 Plain synchronous SQLAlchemy Core. The server never calls it on the event loop: the hot path
 reads in-memory caches, and the background sync loop (omnigate/sync.py) does the I/O in a thread.
@@ -35,6 +35,7 @@ from omnigate.store.rows import (
 from omnigate.store.search_results import SearchResultStore
 from omnigate.store.tasks import TaskStore
 from omnigate.store.timestamps import aware, now
+from omnigate.store.uploads import UploadStore
 
 # The change feed keeps this long a history; a server that falls further behind reloads everything.
 CHANGES_KEPT = timedelta(minutes=10)
@@ -64,7 +65,7 @@ def _normalise_url(url: str) -> str:
     return url
 
 
-class Database(TaskStore, RequestLogStore, BatchStore, SearchResultStore, KnowledgeStore):
+class Database(TaskStore, RequestLogStore, BatchStore, SearchResultStore, UploadStore, KnowledgeStore):
     def __init__(self, url: str) -> None:
         self.url = _normalise_url(url)
         if self.url.startswith("sqlite:///"):

@@ -82,10 +82,17 @@ def _v6(conn: Connection) -> None:
     schema.search_results.create(conn, checkfirst=True)
 
 
+def _v7(conn: Connection) -> None:
+    """Uploaded files (/v1/files) and their bytes."""
+    schema.uploads.create(conn, checkfirst=True)
+    schema.upload_contents.create(conn, checkfirst=True)
+
+
 def _v9(conn: Connection) -> None:
     """The file_search index of uploaded files: its chunks and their embeddings."""
     schema.file_indexes.create(conn, checkfirst=True)
     schema.file_chunks.create(conn, checkfirst=True)
 
 
-STEPS: dict[int, Callable[[Connection], None]] = {2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 9: _v9}
+
+STEPS: dict[int, Callable[[Connection], None]] = {2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7, 9: _v9}

@@ -261,6 +261,29 @@ search_results = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
+# Files users upload (POST /v1/files): what assistants search and OpenAI-shape batches read, and
+# the batches' output files. The bytes live in their own table so that listing never reads them.
+uploads = Table(
+    "uploads",
+    metadata,
+    Column("id", String(64), primary_key=True),  # file-...
+    Column("account_id", IdType, ForeignKey("accounts.id"), nullable=False),
+    Column("filename", Text, nullable=False),
+    Column("purpose", String(32), nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+    Column("content_type", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True)),  # NULL: kept until deleted
+    Index("ix_uploads_account", "account_id", "created_at"),
+)
+
+upload_contents = Table(
+    "upload_contents",
+    metadata,
+    Column("file_id", String(64), ForeignKey("uploads.id", ondelete="CASCADE"), primary_key=True),
+    Column("content", LargeBinary, nullable=False),
+)
+
 # The file_search index of uploaded files (knowledge/): one row per indexed upload, written lazily
 # by the first search that needs it. The row is the lease too: a search that finds it `indexing`
 # under a live lease waits for it instead of embedding the file a second time. No foreign key to
