@@ -3,9 +3,9 @@
 Precedence (later wins): built-in defaults < config file < environment. The config file is the
 `--config` option, else `$OMNIGATE_CONFIG`, else none. Scalar keys of the `[server]`, `[database]`,
 `[routing]`, `[billing]`, `[redis]`, `[engines]`, `[storage]`, `[tasks]`, `[request_log]`,
-`[batches]`, `[assistants]`, `[telemetry]` and `[search]` tables can be overridden as
-`OMNIGATE_<TABLE>_<KEY>` (for example `OMNIGATE_DATABASE_URL`, `OMNIGATE_REDIS_URL`, `OMNIGATE_SERVER_PORT`);
-`OMNIGATE_DATA_DIR` moves the data folder.
+`[batches]`, `[telemetry]`, `[search]` and `[assistants]` tables can be overridden as
+`OMNIGATE_<TABLE>_<KEY>` (for example `OMNIGATE_DATABASE_URL`, `OMNIGATE_REDIS_URL`,
+`OMNIGATE_SERVER_PORT`); `OMNIGATE_DATA_DIR` moves the data folder.
 """
 
 from __future__ import annotations
@@ -57,9 +57,9 @@ class Settings:
     tasks: TaskSettings = field(default_factory=TaskSettings)
     request_log: RequestLogSettings = field(default_factory=RequestLogSettings)
     batches: BatchSettings = field(default_factory=BatchSettings)
-    assistants: AssistantSettings = field(default_factory=AssistantSettings)
     telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
     search: SearchSettings = field(default_factory=SearchSettings)
+    assistants: AssistantSettings = field(default_factory=AssistantSettings)
     local_models: list[LocalModelSettings] = field(default_factory=list)
     providers: dict[str, ProviderSettings] = field(default_factory=dict)
     routes: list[RouteSettings] = field(default_factory=list)
@@ -82,9 +82,9 @@ _SCALAR_TABLES = (
     "tasks",
     "request_log",
     "batches",
-    "assistants",
     "telemetry",
     "search",
+    "assistants",
 )
 LOG_FORMATS = ("text", "json")
 # The provider name under which the built-in engines serve; config cannot redefine it.
@@ -121,7 +121,7 @@ def load_settings(config_path: str | Path | None = None) -> Settings:
     _check_tasks(settings.tasks)
     _check_request_log(settings.request_log)
     _check_batches(settings.batches)
-    _require("assistants", settings.assistants, ("concurrency",), lambda v: v >= 1, "must be at least 1")
+    _check_assistants(settings.assistants)
     settings.providers = _providers(raw.get("providers", {}))
     _check_search(settings.search, settings.providers)
     settings.local_models = [_local_model(i, m) for i, m in enumerate(raw.get("local_models", []))]
@@ -210,6 +210,14 @@ def _check_request_log(request_log: RequestLogSettings) -> None:
 def _check_batches(batches: BatchSettings) -> None:
     _require("batches", batches, ("concurrency", "max_requests"), lambda v: v >= 1, "must be at least 1")
     _require("batches", batches, ("max_body_mb", "expires_s"), lambda v: v > 0, "must be positive")
+
+
+def _check_assistants(assistants: AssistantSettings) -> None:
+    _require("assistants", assistants, ("concurrency",), lambda v: v >= 1, "must be at least 1")
+    _require("assistants", assistants, ("max_file_chunks",), lambda v: v >= 1, "must be at least 1")
+    _require("assistants", assistants, ("chunk_tokens",), lambda v: v >= 16, "must be at least 16")
+    if not 0 <= assistants.chunk_overlap_tokens <= assistants.chunk_tokens // 2:
+        raise ConfigError("[assistants] chunk_overlap_tokens must be from 0 to half of chunk_tokens")
 
 
 def _apply_table(target: Any, table: str, values: dict[str, Any]) -> None:

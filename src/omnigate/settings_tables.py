@@ -119,10 +119,23 @@ class BatchSettings:
 
 @dataclass(slots=True)
 class AssistantSettings:
-    """The Assistants API's runs: run by the task runner (streamed ones by the request)."""
+    """The Assistants API: its runs (run by the task runner, streamed ones by the request) and
+    its file_search tool (knowledge/: how uploaded files are indexed)."""
 
     # Turns of runs one runner works on at once (each is one model call).
     concurrency: int = 4
+
+    # The embedding model that indexes files and embeds queries: any catalogue embedding model
+    # the routes serve, charged through the pipeline like /v1/embeddings (the local one is free).
+    embedding_model: str = "local/all-minilm-l6-v2"
+    # A file that cuts into more chunks than this is refused rather than indexed (about 150,000
+    # words with all-MiniLM-L6-v2's 192-token chunks).
+    max_file_chunks: int = 2000
+    # Chunks of this many tokens, each overlapping the one before by this many (OpenAI's defaults;
+    # the overlap is at most half a chunk). A model that reads fewer tokens gets smaller chunks
+    # (knowledge/chunking.py). A change applies to files indexed after it.
+    chunk_tokens: int = 800
+    chunk_overlap_tokens: int = 400
 
 
 @dataclass(slots=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
+from typing import cast
 
 from aiohttp import web
 
@@ -15,7 +16,7 @@ from omnigate.api.pipeline import Call, Estimate, Family, begin
 from omnigate.billing.pricing import Used, upstream_credits
 from omnigate.catalog.loader import Model
 from omnigate.gateway import GATEWAY
-from omnigate.providers.base import ChunkStream
+from omnigate.providers.base import ChunkStream, EmbeddingBackend
 from omnigate.routing.router import Deployment
 from omnigate.settings import BillingSettings
 from omnigate.store.rows import KeyRow
@@ -112,10 +113,25 @@ async def open_chat_stream_at(call: Call, deployment: Deployment) -> ChunkStream
     return await deployment.backend.open_stream(body, account_id=call.key.account_id)
 
 
-async def settle_tokens(call: Call, usage: dict, answer: dict | None = None) -> int:
+async def embed_at(call: Call, deployment: Deployment) -> dict:
+    """One deployment's embeddings answer (OpenAI's shape)."""
+    # Embedding models route only to backends that embed (local engines, OpenAI-style).
+    backend = cast(EmbeddingBackend, deployment.backend)
+    return await backend.embed(call.forward_body(deployment), account_id=call.key.account_id)
+
+
+async def settle_tokens(
+    call: Call,
+    usage: dict,
+    answer: dict | None = None,
+    *,
+    note: str | None = None,
+    entry_id: str | None = None,
+) -> int:
     """Charge an OpenAI-shaped usage object (as a backend reported it, or estimated); `answer`
     carries what an upstream that bills in credits charged, where it says."""
-    return await call.settle(Used.from_usage(usage), upstream_credits=upstream_credits(answer))
+    used = Used.from_usage(usage)
+    return await call.settle(used, upstream_credits=upstream_credits(answer), note=note, entry_id=entry_id)
 
 
 def estimated_usage(call: Call, completion_tokens: int) -> dict:

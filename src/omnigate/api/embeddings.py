@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import time
-from typing import cast
 
 import orjson
 from aiohttp import web
 
-from omnigate.api.chat_call import EMBEDDINGS, begin_tokens, estimated_usage, settle_tokens
+from omnigate.api.chat_call import EMBEDDINGS, begin_tokens, embed_at, estimated_usage, settle_tokens
 from omnigate.api.common import read_json
 from omnigate.gateway import GATEWAY
-from omnigate.providers.base import EmbeddingBackend
-from omnigate.routing.router import Deployment
 
 
 async def embeddings(request: web.Request) -> web.Response:
@@ -21,13 +18,7 @@ async def embeddings(request: web.Request) -> web.Response:
     body, raw = await read_json(request)
     call = await begin_tokens(request, key, body, len(raw), started, family=EMBEDDINGS, generates=False)
     try:
-
-        async def send_one(deployment: Deployment) -> dict:
-            # Embedding models route only to backends that embed (local engines, OpenAI-style).
-            backend = cast(EmbeddingBackend, deployment.backend)
-            return await backend.embed(call.forward_body(deployment), account_id=call.key.account_id)
-
-        result = await call.attempt(send_one)
+        result = await call.attempt(lambda deployment: embed_at(call, deployment))
         usage = result.get("usage") or estimated_usage(call, 0)
         charged = await settle_tokens(call, usage, result)
         result["model"] = call.served_model

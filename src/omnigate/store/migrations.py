@@ -94,6 +94,12 @@ def _v8(conn: Connection) -> None:
     schema.assistant_runs.create(conn, checkfirst=True)
 
 
+def _v9(conn: Connection) -> None:
+    """The file_search index of uploaded files: its chunks and their embeddings."""
+    schema.file_indexes.create(conn, checkfirst=True)
+    schema.file_chunks.create(conn, checkfirst=True)
+
+
 STEPS: dict[int, Callable[[Connection], None]] = {
     2: _v2,
     3: _v3,
@@ -102,4 +108,5 @@ STEPS: dict[int, Callable[[Connection], None]] = {
     6: _v6,
     7: _v7,
     8: _v8,
+    9: _v9,
 }

@@ -19,7 +19,7 @@ from sqlalchemy import (
     text,
 )
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 # The longest request id kept: X-Client-Request-Id allows 1-128 characters.
 REQUEST_ID_MAX = 128
 
@@ -333,4 +333,32 @@ upload_contents = Table(
     metadata,
     Column("file_id", String(64), ForeignKey("uploads.id", ondelete="CASCADE"), primary_key=True),
     Column("content", LargeBinary, nullable=False),
+)
+
+# The file_search index of uploaded files (knowledge/): one row per indexed upload, written lazily
+# by the first search that needs it. The row is the lease too: a search that finds it `indexing`
+# under a live lease waits for it instead of embedding the file a second time. No foreign key to
+# the upload: deleting an upload deletes these rows (forget_upload_chunks), and every search
+# checks the upload is still there before it reads them.
+file_indexes = Table(
+    "file_indexes",
+    metadata,
+    Column("file_id", String(64), primary_key=True),
+    Column("account_id", IdType, nullable=False),
+    Column("model", String(200), nullable=False),  # the embedding model of its vectors
+    Column("status", String(16), nullable=False),  # indexing | ready
+    Column("chunks", Integer, nullable=False, default=0),
+    Column("lease_owner", String(64)),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# Its chunks: the text as cut from the file and the embedding as little-endian float32, normalised.
+file_chunks = Table(
+    "file_chunks",
+    metadata,
+    Column("file_id", String(64), ForeignKey("file_indexes.file_id", ondelete="CASCADE"), primary_key=True),
+    Column("idx", Integer, primary_key=True),
+    Column("text", Text, nullable=False),
+    Column("vector", LargeBinary, nullable=False),
 )
