@@ -375,3 +375,67 @@ async def test_threads_and_messages_crud(harness: Harness) -> None:
     conforms(deleted, "DeleteThreadResponse")
     with pytest.raises(openai.NotFoundError):
         await client.beta.threads.retrieve(thread.id)
+
+
+RECIPES = (
+    b"Sun-Dried Tomato Pasta. Boil the spaghetti in salted water, fry garlic and tomatoes in olive oil.\n\n"
+    b"Chickpea Salad. Combine chickpeas, avocado and red onion; add lemon juice.\n\n"
+    b"Oatmeal Banana Cookies. Mash two bananas, mix in oats, bake 15 minutes at 180 C.\n"
+)
+
+
+async def test_file_search_over_an_attached_file_cites_it(harness: Harness) -> None:
+    client = harness.client()
+    uploaded = await client.files.create(file=("recipes.txt", RECIPES, "text/plain"), purpose="assistants")
+    assistant = await client.beta.assistants.create(
+        model=PRICED_MODEL, instructions="Answer from the recipes.", tools=[{"type": "file_search"}]
+    )
+    thread = await client.beta.threads.create(
+        messages=[
+            {
+                "role": "user",
+                "content": "How long do the cookies bake?",
+                "attachments": [{"file_id": uploaded.id, "tools": [{"type": "file_search"}]}],
+            }
+        ]
+    )
+    run = await client.beta.threads.runs.create_and_poll(
+        thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=50
+    )
+    assert run.status == "completed", run.last_error
+    steps = (await client.beta.threads.runs.steps.list(run_id=run.id, thread_id=thread.id, order="asc")).data
+    assert [s.type for s in steps] == ["tool_calls", "message_creation"]
+    search = steps[0].step_details.tool_calls[0]
+    assert search.type == "file_search"
+    results = search.file_search.results
+    assert results and {r.file_id for r in results} == {uploaded.id}
+    assert results[0].file_name == "recipes.txt" and "bake" in results[0].content[0].text
+    for step in steps:
+        conforms(step, "RunStepObject")
+    # The model read the chunks found, numbered for citing.
+    sent = harness.upstream.requests[-1]["messages"][0]
+    assert (
+        sent["role"] == "system"
+        and "【0†recipes.txt】" in sent["content"]
+        and "bake 15 minutes" in sent["content"]
+    )
+    # The fake cites nothing itself, so the answer names its source at the end.
+    message = (await client.beta.threads.messages.list(thread_id=thread.id)).data[0]
+    text = message.content[0].text
+    assert text.value.startswith("echo: How long do the cookies bake?")
+    [citation] = text.annotations
+    assert citation.type == "file_citation" and citation.file_citation.file_id == uploaded.id
+    assert text.value[citation.start_index : citation.end_index] == citation.text == "【0†recipes.txt】"
+    conforms(message, "MessageObject")
+    # An unknown file cannot be attached.
+    status, raw = await rest(
+        harness,
+        "POST",
+        f"/threads/{thread.id}/messages",
+        json={
+            "role": "user",
+            "content": "x",
+            "attachments": [{"file_id": "file-nope", "tools": [{"type": "file_search"}]}],
+        },
+    )
+    assert status == 404 and orjson.loads(raw)["error"]["param"] == "attachments[0].file_id"
