@@ -9,13 +9,17 @@ forces one (tests/fakes/openai_upstream.py), so what each run does is known in a
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
 import openai
 import orjson
 import pytest
+from sqlalchemy import update
 
+from omnigate.store import schema
+from omnigate.store.timestamps import now
 from tests.assistants.openapi_spec import load_spec
 from tests.e2e.conftest import (
     INPUT_CREDITS_PER_TOKEN,
@@ -439,3 +443,58 @@ async def test_file_search_over_an_attached_file_cites_it(harness: Harness) -> N
         },
     )
     assert status == 404 and orjson.loads(raw)["error"]["param"] == "attachments[0].file_id"
+
+
+async def test_an_upstream_failure_fails_the_run_with_its_error(harness: Harness) -> None:
+    client = harness.client()
+    assistant, thread = await setup(client)
+    harness.upstream.fail_next = [503]
+    harness.backup.fail_next = [503]
+    run = await client.beta.threads.runs.create_and_poll(
+        thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=50
+    )
+    assert run.status == "failed" and run.failed_at is not None
+    assert run.last_error.code == "server_error" and run.last_error.message
+    conforms(run, "RunObject")
+    # A stream that breaks midway: the message it began ends incomplete, what was used is charged.
+    harness.upstream.fail_next = ["midstream"]
+    events = await events_of(harness, f"/threads/{thread.id}/runs", {"assistant_id": assistant.id})
+    assert [e["event"] for e in events][-5:] == [
+        "thread.message.delta",
+        "thread.message.incomplete",
+        "thread.run.step.failed",
+        "thread.run.failed",
+        "done",
+    ]
+    assert events[-2]["data"]["last_error"]["code"] == "server_error"
+    for event in events:
+        load_spec().validate_event(event)
+    await harness.flush()
+    failed_run = next(e["data"] for e in events if e["event"] == "thread.run.failed")
+    entries = [e.entry_id for e in harness.db.ledger_entries(harness.account_id)]
+    assert entries.count(f"run:{failed_run['id']}:0") == 1
+
+
+async def test_a_run_left_waiting_for_tool_outputs_expires(harness: Harness) -> None:
+    client = harness.client()
+    assistant, thread = await setup(client, tools=[WEATHER])
+    run = await client.beta.threads.runs.create_and_poll(
+        thread_id=thread.id, assistant_id=assistant.id, tool_choice=FORCED, poll_interval_ms=50
+    )
+    assert run.status == "requires_action" and run.expires_at > run.created_at
+    runs = schema.assistant_runs
+    with harness.db.engine.begin() as conn:  # its ten minutes are up
+        conn.execute(update(runs).where(runs.c.id == run.id).values(next_run_at=now() - timedelta(seconds=1)))
+    harness.gateway.runner.nudge()
+
+    async def expired() -> bool:
+        got = await client.beta.threads.runs.retrieve(run_id=run.id, thread_id=thread.id)
+        return got.status == "expired"
+
+    await eventually(expired, timeout=10.0)
+    steps = await client.beta.threads.runs.steps.list(run_id=run.id, thread_id=thread.id)
+    assert [(s.status, s.expired_at is not None) for s in steps.data] == [("expired", True)]
+    with pytest.raises(openai.BadRequestError):
+        await client.beta.threads.runs.submit_tool_outputs(
+            run_id=run.id, thread_id=thread.id, tool_outputs=[{"tool_call_id": "x", "output": "y"}]
+        )
