@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import aiohttp
 import openai
 import pytest
 
@@ -130,3 +131,39 @@ async def test_a_streamed_run_with_the_sdks_event_handler(local_harness: Harness
     assert deltas and "".join(deltas) == messages[0].content[0].text.value
     assert events[0] == "thread.run.created" and events[-1] == f"thread.run.{final.status}"
     assert "thread.message.delta" in events
+
+
+async def test_cancelling_a_streamed_run_mid_answer(local_harness: Harness) -> None:
+    client = local_harness.client()
+    assistant = await client.beta.assistants.create(model=CHAT, temperature=0)
+    thread = await client.beta.threads.create(
+        messages=[{"role": "user", "content": "Write a long story about the sea."}]
+    )
+    headers = {"Authorization": f"Bearer {local_harness.key}"}
+    body = {"assistant_id": assistant.id, "stream": True, "max_completion_tokens": 400}
+    names: list[str] = []
+    run_id = ""
+    async with (
+        aiohttp.ClientSession(headers=headers) as http,
+        http.post(f"{local_harness.base_url}/threads/{thread.id}/runs", json=body) as response,
+    ):
+        async for line in response.content:
+            if line.startswith(b"event: "):
+                names.append(line[7:].decode().strip())
+            elif line.startswith(b"data: {") and names[-1] == "thread.run.created":
+                run_id = json.loads(line[6:])["id"]
+            if names and names[-1] == "thread.message.delta" and names.count("thread.message.delta") == 1:
+                names.append("(cancel)")
+                await client.beta.threads.runs.cancel(run_id=run_id, thread_id=thread.id)
+    assert names[-4:] == [
+        "thread.message.incomplete",
+        "thread.run.step.cancelled",
+        "thread.run.cancelled",
+        "done",
+    ]
+    run = await client.beta.threads.runs.retrieve(run_id=run_id, thread_id=thread.id)
+    assert run.status == "cancelled" and run.cancelled_at is not None
+    assert run.usage.completion_tokens < 400  # it stopped early, and paid for what it made
+    message = (await client.beta.threads.messages.list(thread_id=thread.id)).data[0]
+    assert message.status == "incomplete" and message.incomplete_details.reason == "run_cancelled"
+    assert message.content[0].text.value

@@ -51,6 +51,7 @@ class Turn:
     stop: asyncio.Event = field(default_factory=asyncio.Event)  # set: a client asked to cancel
     run: dict[str, Any] = field(init=False)
     state: dict[str, Any] = field(init=False)
+    partial: str = ""  # the text of the message being written, so far (kept if the run stops)
 
     def __post_init__(self) -> None:
         self.run = dict(self.row.body)
@@ -260,6 +261,7 @@ class Turn:
             self.emit("thread.message.created", message)
             self.emit("thread.message.in_progress", message)
         answer.text += piece
+        self.partial = answer.text
         self.emit("thread.message.delta", events.message_delta(opened["message"]["id"], piece))
 
     # -- endings ----------------------------------------------------------------------------------
@@ -345,6 +347,8 @@ class Turn:
                 obj.update(
                     status="incomplete", incomplete_at=now, incomplete_details={"reason": f"run_{status}"}
                 )
+                if self.partial:
+                    obj["content"] = [objects.text_part(self.partial)]
             else:
                 step_status = {"cancelled": "cancelled", "expired": "expired"}.get(status, "failed")
                 obj.update(status=step_status, **{events.ENDED_AT[step_status]: now})
