@@ -498,3 +498,31 @@ async def test_a_run_left_waiting_for_tool_outputs_expires(harness: Harness) -> 
         await client.beta.threads.runs.submit_tool_outputs(
             run_id=run.id, thread_id=thread.id, tool_outputs=[{"tool_call_id": "x", "output": "y"}]
         )
+
+
+async def test_a_file_search_that_cannot_read_its_file_fails_the_run(harness: Harness) -> None:
+    client = harness.client()
+    uploaded = await client.files.create(
+        file=("photo.png", b"\x89PNG\r\n\x1a\n...", "image/png"), purpose="assistants"
+    )
+    assistant = await client.beta.assistants.create(
+        model=PRICED_MODEL,
+        tools=[{"type": "file_search"}],
+        tool_resources={"file_search": {"file_ids": [uploaded.id]}},
+    )
+    thread = await client.beta.threads.create(messages=[{"role": "user", "content": "What is in it?"}])
+    calls_before = len(harness.upstream.requests)
+    run = await client.beta.threads.runs.create_and_poll(
+        thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=50
+    )
+    assert run.status == "failed" and run.last_error.code == "invalid_prompt", run.last_error
+    steps = await client.beta.threads.runs.steps.list(run_id=run.id, thread_id=thread.id)
+    assert [(s.type, s.status) for s in steps.data] == [("tool_calls", "failed")]
+    assert steps.data[0].last_error.message == run.last_error.message
+    conforms(steps.data[0], "RunStepObject")
+    assert len(harness.upstream.requests) == calls_before  # the model was never asked
+    # tool_resources that name a missing file are refused when given.
+    with pytest.raises(openai.NotFoundError):
+        await client.beta.assistants.create(
+            model=PRICED_MODEL, tool_resources={"file_search": {"file_ids": ["file-missing"]}}
+        )

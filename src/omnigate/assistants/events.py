@@ -57,6 +57,15 @@ def last_error(err: ApiError) -> dict[str, str]:
     return {"code": code, "message": err.message}
 
 
+def step_error(run_error: dict[str, str] | None) -> dict[str, str] | None:
+    """A failed step's `last_error`: a step names two of the run's codes (a refused input is a
+    failure of the step's own work there)."""
+    if run_error is None:
+        return None
+    code = run_error["code"] if run_error["code"] == "rate_limit_exceeded" else "server_error"
+    return {"code": code, "message": run_error["message"]}
+
+
 def prefix(obj: dict[str, Any]) -> str:
     """The event name's stem of a message or a step."""
     return "thread.message" if obj["object"] == "thread.message" else "thread.run.step"

@@ -114,14 +114,14 @@ class Turn:
             return False
         query = next((objects.message_text(m) for m in reversed(messages) if m["role"] == "user"), "")
         step = objects.step(self.run, "tool_calls", {"tool_calls": []})
+        self.state["open"] = {"step": step}  # a run that stops here ends it with itself
         await self._save(step)
         self.emit("thread.run.step.created", step)
         self.emit("thread.run.step.in_progress", step)
         try:
             hits = await search_files(self.gw, key, file_ids, query, k=5, request_id=f"{self.row.id}-search")
         except ApiError as err:
-            step.update(status="failed", failed_at=stamp(), last_error=events.last_error(err))
-            await self._fail_with(err, step)
+            await self._fail_with(err)  # the open step fails with the run
             return False
         call = context.file_search_call(objects.new_id("call"), hits)
         step.update(status="completed", completed_at=stamp(), usage=objects.usage(0, 0))
@@ -129,6 +129,7 @@ class Turn:
         self.state["hits"] = [
             {"file_id": h.file_id, "filename": h.filename, "text": h.text, "score": h.score} for h in hits
         ]
+        self.state["open"] = {}
         await self._save(step)
         self.emit("thread.run.step.delta", events.step_delta(step["id"], [{"index": 0, **call}]))
         self.emit("thread.run.step.completed", step)
@@ -206,10 +207,13 @@ class Turn:
                 await self._fail_with(err)
                 return None
             tally = StreamTally()
+            stopped: Interrupted | None = None  # a client cancelled while the answer came
             try:
                 await self._relay(chunks, tally, answer)
             except StreamBroken as broken:
                 answer.failure = broken.error
+            except Interrupted as exc:
+                stopped = exc
             finally:
                 await chunks.aclose()
             usage = tally.usage or estimated_usage(call, tally.completion_estimate())
@@ -230,6 +234,8 @@ class Turn:
             self.state["usage"][0] + used.prompt_tokens,
             self.state["usage"][1] + used.completion_tokens,
         ]
+        if stopped is not None:  # charged above for what it used; the run ends cancelled
+            raise stopped
         return answer
 
     async def _relay(self, chunks: Any, tally: StreamTally, answer: Answer) -> None:
@@ -353,7 +359,7 @@ class Turn:
                 step_status = {"cancelled": "cancelled", "expired": "expired"}.get(status, "failed")
                 obj.update(status=step_status, **{events.ENDED_AT[step_status]: now})
                 if step_status == "failed":
-                    obj["last_error"] = self.run.get("last_error")
+                    obj["last_error"] = events.step_error(self.run.get("last_error"))
             finished.append(obj)
         self.state["open"] = {}
         stamp_field = {"cancelled": "cancelled_at", "failed": "failed_at", "completed": "completed_at"}.get(
