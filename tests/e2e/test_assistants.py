@@ -273,6 +273,7 @@ async def test_another_accounts_objects_are_not_found(harness: Harness) -> None:
             "tools[0].function.name",
         ),
         ("/assistants", {"model": PRICED_MODEL, "metadata": {"k": 1}}, "metadata.k"),
+        ("/assistants", {"model": PRICED_MODEL, "reasoning_effort": "max"}, "reasoning_effort"),
         ("/threads", {"messages": [{"role": "system", "content": "x"}]}, "messages[0].role"),
         ("/threads", {"messages": [{"role": "user", "content": 5}]}, "messages[0].content"),
         ("/threads/runs", {"thread": {}}, "assistant_id"),

@@ -55,7 +55,7 @@ def chat_body(
         "messages": ([{"role": "system", "content": system}] if system else []) + messages + list(history),
         "stream": True,
     }
-    for name in ("temperature", "top_p"):
+    for name in ("temperature", "top_p", "reasoning_effort"):
         if run.get(name) is not None:
             body[name] = run[name]
     if max_tokens is not None:

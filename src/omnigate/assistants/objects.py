@@ -56,6 +56,8 @@ def assistant_fields(body: dict) -> dict[str, Any]:
         "temperature": params.number(body, "temperature", 0, 2),
         "top_p": params.number(body, "top_p", 0, 1),
         "response_format": params.response_format(body),
+        # For reasoning models; kept on the object only when given (OpenAI's object has no such field).
+        "reasoning_effort": params.reasoning_effort(body),
     }
     if checked["tools"] is not None:
         params.tool_choice({}, checked["tools"])
@@ -164,8 +166,11 @@ def run(body: dict, *, thread_id: str, assistant: dict[str, Any], model: str) ->
     top_p = params.number(body, "top_p", 0, 1)
     response_format = params.response_format(body)
     parallel = params.boolean(body, "parallel_tool_calls")
+    effort = params.reasoning_effort(body) or assistant.get("reasoning_effort")
     created = stamp()
+    extra = {"reasoning_effort": effort} if effort else {}
     return {
+        **extra,
         "id": new_id("run"),
         "object": "thread.run",
         "created_at": created,

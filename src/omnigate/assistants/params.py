@@ -13,6 +13,7 @@ from omnigate.store.assistants import Page
 TOOL_TYPES = ("function", "file_search")
 MAX_TOOLS = 128
 TRUNCATION_TYPES = ("auto", "last_messages")
+REASONING_EFFORTS = ("minimal", "low", "medium", "high")
 
 
 def invalid(param: str, detail: str) -> ApiError:
@@ -127,6 +128,13 @@ def _function(function: object, where: str) -> dict[str, Any]:
     if function.get("strict") is not None:
         out["strict"] = bool(function["strict"])
     return {k: v for k, v in out.items() if v is not None}
+
+
+def reasoning_effort(body: dict) -> str | None:
+    value = body.get("reasoning_effort")
+    if value is not None and value not in REASONING_EFFORTS:
+        raise invalid("reasoning_effort", f"Expected one of {', '.join(REASONING_EFFORTS)}, got {value!r}")
+    return value
 
 
 def response_format(body: dict) -> Any:

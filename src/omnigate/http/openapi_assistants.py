@@ -40,6 +40,7 @@ _ASSISTANT_FIELDS: dict[str, Schema] = {
     "temperature": {"type": "number", "minimum": 0, "maximum": 2},
     "top_p": {"type": "number", "minimum": 0, "maximum": 1},
     "response_format": {"oneOf": [enum("auto"), {"type": "object"}]},
+    "reasoning_effort": enum("minimal", "low", "medium", "high"),
 }
 _RUN_FIELDS: dict[str, Schema] = {
     "assistant_id": _TEXT,
@@ -58,6 +59,7 @@ _RUN_FIELDS: dict[str, Schema] = {
     "tool_choice": {"oneOf": [enum("none", "auto", "required"), {"type": "object"}]},
     "parallel_tool_calls": {"type": "boolean"},
     "response_format": {"oneOf": [enum("auto"), {"type": "object"}]},
+    "reasoning_effort": enum("minimal", "low", "medium", "high"),
     "stream": {"type": "boolean"},
 }
 
