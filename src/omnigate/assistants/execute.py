@@ -26,6 +26,7 @@ from omnigate.api.chat_call import CHAT, estimated_usage, open_chat_stream, toke
 from omnigate.api.chat_stream import StreamTally
 from omnigate.api.pipeline import admit
 from omnigate.assistants import context, events, objects
+from omnigate.assistants.answer import Answer, Hit
 from omnigate.assistants.objects import stamp
 from omnigate.billing.pricing import Used, upstream_credits
 from omnigate.errors import ApiError
@@ -149,7 +150,7 @@ class Turn:
         window = model.context_length if model is not None else None
         if max_prompt:
             window = min(window or max_prompt, max_prompt)
-        hits = [_Hit(**h) for h in self.state["hits"]]
+        hits = [Hit(**h) for h in self.state["hits"]]
         try:
             messages = context.cut(
                 context.chat_messages(thread_messages), self.run["truncation_strategy"], window
@@ -290,7 +291,7 @@ class Turn:
             message.update(
                 status="incomplete", incomplete_at=stamp(), incomplete_details={"reason": "max_tokens"}
             )
-        step.update(status="completed", completed_at=stamp(), usage=_usage(answer.usage))
+        step.update(status="completed", completed_at=stamp(), usage=answer.step_usage())
         self.state["open"] = {}
         await self._end("incomplete" if reason else "completed", reason=reason, done=[message, step])
 
@@ -308,7 +309,7 @@ class Turn:
             "tool_calls",
             {"tool_calls": [{**c, "function": {**c["function"], "output": None}} for c in calls]},
         )
-        step["usage"] = _usage(answer.usage)
+        step["usage"] = answer.step_usage()
         self.state["open"] = {"step": step}
         self.state["history"].append(
             {"role": "assistant", "content": answer.text or None, "tool_calls": calls}
@@ -377,16 +378,7 @@ class Turn:
         self.emit(f"thread.run.{status}", self.run)
 
     async def _save(self, *changed: dict, release: bool = False, expires_at: int | None = None) -> None:
-        rows = [
-            (
-                "message" if obj["object"] == "thread.message" else "step",
-                obj,
-                self.account_id,
-                obj["thread_id"] if obj["object"] == "thread.message" else obj["run_id"],
-                obj["thread_id"],
-            )
-            for obj in changed
-        ]
+        rows = [objects.stored(obj, self.account_id) for obj in changed]
         written = await asyncio.to_thread(
             self.gw.db.write_run,
             self.row.id,
@@ -399,48 +391,3 @@ class Turn:
         )
         if not written:
             raise Interrupted(self.row.id)
-
-
-@dataclass
-class Answer:
-    """What one model call gave: text, tool calls (assembled from their deltas), why it ended."""
-
-    text: str = ""
-    tool_parts: dict[int, dict[str, Any]] = field(default_factory=dict)
-    finish: str | None = None
-    usage: Used = field(default_factory=lambda: Used(0, 0))
-    failure: ApiError | None = None
-
-    def add_tool_delta(self, part: dict[str, Any]) -> None:
-        slot = self.tool_parts.setdefault(part.get("index", 0), {"id": None, "name": "", "arguments": ""})
-        if part.get("id"):
-            slot["id"] = part["id"]
-        function = part.get("function") or {}
-        slot["name"] += function.get("name") or ""
-        slot["arguments"] += function.get("arguments") or ""
-
-    @property
-    def tool_calls(self) -> bool:
-        return bool(self.tool_parts)
-
-    def calls(self) -> list[dict[str, Any]]:
-        return [
-            {
-                "id": slot["id"] or objects.new_id("call"),
-                "type": "function",
-                "function": {"name": slot["name"], "arguments": slot["arguments"]},
-            }
-            for _, slot in sorted(self.tool_parts.items())
-        ]
-
-
-@dataclass(frozen=True)
-class _Hit:
-    file_id: str
-    filename: str
-    text: str
-    score: float
-
-
-def _usage(used: Used) -> dict[str, int]:
-    return objects.usage(used.prompt_tokens, used.completion_tokens)

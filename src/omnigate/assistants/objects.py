@@ -242,6 +242,13 @@ def assistant_message(run_obj: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def stored(obj: dict[str, Any], account_id: int) -> tuple[str, dict[str, Any], int, str, str]:
+    """A message or a step as the store writes it: (kind, object, account, listed under, thread)."""
+    if obj["object"] == "thread.message":
+        return "message", obj, account_id, obj["thread_id"], obj["thread_id"]
+    return "step", obj, account_id, obj["run_id"], obj["thread_id"]
+
+
 def usage(prompt: int, completion: int) -> dict[str, int]:
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 

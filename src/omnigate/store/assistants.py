@@ -2,8 +2,7 @@
 
 Assistants, threads, messages and run steps are rows of `assistant_objects`, each holding its
 public object as JSON; runs are rows of `assistant_runs`, which the task runner leases as it does
-tasks and batch requests (store/leases.py): on PostgreSQL with FOR UPDATE SKIP LOCKED, so runners
-on several machines never run one run together, and every write of a runner names its lease.
+tasks and batch requests (store/assistant_runs.py).
 
 Every read names the account: another account's id reads as a missing one.
 """
@@ -16,18 +15,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Table, and_, delete, insert, or_, select, update
+from sqlalchemy import Table, and_, delete, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
 from omnigate.store import schema
-from omnigate.store.leases import lease_free
 from omnigate.store.timestamps import aware, now
 
 ACTIVE = schema.ACTIVE_RUN_STATUSES
-# The statuses a runner takes a run in (requires_action ones only once they expire).
-CLAIMABLE = ("queued", "in_progress", "cancelling")
 
 
 class ThreadBusy(Exception):
@@ -57,7 +53,7 @@ class RunRow:
     next_run_at: datetime
 
 
-def _json(value: Any) -> str:
+def dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
@@ -100,7 +96,7 @@ class AssistantStore:
                 account_id=account_id,
                 parent_id=parent_id,
                 thread_id=thread_id,
-                body=_json(obj),
+                body=dumps(obj),
                 created_at=now(),
             )
         )
@@ -121,7 +117,7 @@ class AssistantStore:
             done = conn.execute(
                 update(o)
                 .where(o.c.id == obj["id"], o.c.kind == kind, o.c.account_id == account_id)
-                .values(body=_json(obj))
+                .values(body=dumps(obj))
             )
         return done.rowcount == 1
 
@@ -206,8 +202,8 @@ class AssistantStore:
                         thread_id=run["thread_id"],
                         key_prefix=key_prefix,
                         status=run["status"],
-                        body=_json(run),
-                        state=_json(state),
+                        body=dumps(run),
+                        state=dumps(state),
                         next_run_at=stamp,
                         lease_owner=owner,
                         lease_until=stamp + timedelta(seconds=lease_s) if owner else None,
@@ -234,19 +230,19 @@ class AssistantStore:
             query = query.where(r.c.account_id == account_id)
         with self.engine.connect() as conn:
             row = conn.execute(query).first()
-        return _run(row) if row is not None else None
+        return run_row(row) if row is not None else None
 
     def list_runs(self, thread_id: str, account_id: int, page: Page) -> tuple[list[dict[str, Any]], bool]:
         r = schema.assistant_runs
         where = and_(r.c.parent_id == thread_id, r.c.account_id == account_id)
-        return self._page(r, where, page, lambda row: _run(row).body)
+        return self._page(r, where, page, lambda row: run_row(row).body)
 
     def update_run_body(self, run_id: str, account_id: int, body: dict[str, Any]) -> bool:
         """A client's change (metadata): the status stays the column's."""
         r = schema.assistant_runs
         with self.engine.begin() as conn:
             done = conn.execute(
-                update(r).where(r.c.id == run_id, r.c.account_id == account_id).values(body=_json(body))
+                update(r).where(r.c.id == run_id, r.c.account_id == account_id).values(body=dumps(body))
             )
         return done.rowcount == 1
 
@@ -283,8 +279,8 @@ class AssistantStore:
                 .where(r.c.id == run_id, r.c.account_id == account_id, r.c.status == "requires_action")
                 .values(
                     status="queued",
-                    body=_json({**body, "status": "queued"}),
-                    state=_json(state),
+                    body=dumps({**body, "status": "queued"}),
+                    state=dumps(state),
                     next_run_at=stamp,
                     lease_owner=owner,
                     lease_until=stamp + timedelta(seconds=lease_s) if owner else None,
@@ -295,106 +291,11 @@ class AssistantStore:
                 return False
             if step is not None:
                 o = schema.assistant_objects
-                conn.execute(update(o).where(o.c.id == step["id"]).values(body=_json(step)))
+                conn.execute(update(o).where(o.c.id == step["id"]).values(body=dumps(step)))
         return True
 
-    # -- the runner ---------------------------------------------------------------------------
-    def claim_runs(self, owner: str, *, limit: int, lease_s: float) -> list[RunRow]:
-        """Take a lease on up to `limit` runs that are due: queued, cancelling, in progress under
-        a lease that ran out (its runner stopped), or waiting for tool outputs past their expiry."""
-        r = schema.assistant_runs
-        stamp = now()
-        due = (
-            select(r.c.id)
-            .where(
-                lease_free(r, stamp),
-                or_(
-                    r.c.status.in_(CLAIMABLE),
-                    and_(r.c.status == "requires_action", r.c.next_run_at <= stamp),
-                ),
-            )
-            .order_by(r.c.next_run_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        with self.engine.begin() as conn:
-            ids = list(conn.scalars(due))
-            if not ids:
-                return []
-            # Taken only where still free: SQLite reads the due rows without a lock.
-            taken = conn.execute(
-                update(r)
-                .where(r.c.id.in_(ids), r.c.status.in_(ACTIVE), lease_free(r, stamp))
-                .values(lease_owner=owner, lease_until=stamp + timedelta(seconds=lease_s))
-                .returning(r.c.id)
-            ).all()
-            rows = conn.execute(select(r).where(r.c.id.in_([t.id for t in taken]))).all()
-        return [_run(row) for row in rows]
 
-    def renew_run_lease(self, run_id: str, owner: str, lease_s: float) -> str | None:
-        """Keep a lease alive; returns the run's status now (`cancelling`: a client asked it to
-        stop), or None when this runner no longer holds it."""
-        r = schema.assistant_runs
-        with self.engine.begin() as conn:
-            done = conn.execute(
-                update(r)
-                .where(r.c.id == run_id, r.c.lease_owner == owner, r.c.status.in_(ACTIVE))
-                .values(lease_until=now() + timedelta(seconds=lease_s))
-            )
-            if done.rowcount != 1:
-                return None
-            return conn.scalar(select(r.c.status).where(r.c.id == run_id))
-
-    def write_run(
-        self,
-        run_id: str,
-        owner: str,
-        *,
-        body: dict[str, Any],
-        state: dict[str, Any],
-        objects: Sequence[tuple[str, dict[str, Any], int, str | None, str | None]] = (),
-        release: bool = False,
-        next_run_at: datetime | None = None,
-    ) -> bool:
-        """A runner's write: the run (its status from `body`) and the messages and steps it made
-        or changed (inserted, or replaced by id), in one transaction. A run a client asked to
-        cancel keeps `cancelling` unless this write ends it. False, with nothing written, when
-        this runner no longer holds the run or it must be cancelled instead."""
-        r, o = schema.assistant_runs, schema.assistant_objects
-        status = body["status"]
-        stamp = now()
-        values: dict[str, Any] = {
-            "status": status,
-            "body": _json(body),
-            "state": _json(state),
-            "updated_at": stamp,
-        }
-        if release or status not in ACTIVE:
-            values.update(lease_owner=None, lease_until=None)
-        if next_run_at is not None:
-            values["next_run_at"] = next_run_at
-        ends = status in ("cancelled", "expired", "failed", "completed", "incomplete")
-        with self.engine.begin() as conn:
-            guard = [r.c.id == run_id, r.c.lease_owner == owner, r.c.status.in_(ACTIVE)]
-            if not ends:
-                guard.append(r.c.status != "cancelling")
-            done = conn.execute(update(r).where(*guard).values(**values))
-            if done.rowcount != 1:
-                return False
-            for kind, obj, account_id, parent_id, thread_id in objects:
-                replaced = conn.execute(update(o).where(o.c.id == obj["id"]).values(body=_json(obj)))
-                if replaced.rowcount == 0:
-                    self._insert_object(conn, kind, obj, account_id, parent_id=parent_id, thread_id=thread_id)
-        return True
-
-    def release_run_leases(self, owner: str) -> None:
-        """A runner that stops gives its runs back at once instead of when their leases end."""
-        r = schema.assistant_runs
-        with self.engine.begin() as conn:
-            conn.execute(update(r).where(r.c.lease_owner == owner).values(lease_owner=None, lease_until=None))
-
-
-def _run(row: Any) -> RunRow:
+def run_row(row: Any) -> RunRow:
     body = orjson.loads(row.body)
     body["status"] = row.status
     return RunRow(

@@ -1,8 +1,8 @@
 """Database access: accounts, keys, stored Responses turns and the change feed (the ledger is in
 store/ledger.py, tasks in store/tasks.py, the request log in store/request_log.py, batches in
 store/batches.py, search results in store/search_results.py, uploaded files in
-store/uploads.py, the Assistants API in store/assistants.py, the file_search index in
-store/knowledge.py).
+store/uploads.py, the Assistants API in store/assistants.py and store/assistant_runs.py, the
+file_search index in store/knowledge.py).
 
 Plain synchronous SQLAlchemy Core. The server never calls it on the event loop: the hot path
 reads in-memory caches, and the background sync loop (omnigate/sync.py) does the I/O in a thread.
@@ -20,7 +20,7 @@ from sqlalchemy import Engine, create_engine, delete, event, func, insert, inspe
 from sqlalchemy.engine import Connection
 
 from omnigate.store import migrations, schema
-from omnigate.store.assistants import AssistantStore
+from omnigate.store.assistant_runs import AssistantRunStore
 from omnigate.store.batches import BatchStore
 from omnigate.store.keys import hash_key, new_key, visible_prefix
 from omnigate.store.knowledge import KnowledgeStore
@@ -68,7 +68,7 @@ def _normalise_url(url: str) -> str:
 
 
 class Database(
-    TaskStore, RequestLogStore, BatchStore, SearchResultStore, UploadStore, AssistantStore, KnowledgeStore
+    TaskStore, RequestLogStore, BatchStore, SearchResultStore, UploadStore, AssistantRunStore, KnowledgeStore
 ):
     def __init__(self, url: str) -> None:
         self.url = _normalise_url(url)
