@@ -94,5 +94,4 @@ def _v9(conn: Connection) -> None:
     schema.file_chunks.create(conn, checkfirst=True)
 
 
-
 STEPS: dict[int, Callable[[Connection], None]] = {2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7, 9: _v9}
