@@ -1,17 +1,21 @@
 """The file_search index (schema v9) on SQLite and PostgreSQL: the step that adds its tables, the
-claim that lets one search index a file, and what a deleted upload leaves (nothing)."""
+claim that lets one search index a file, and what a deleted or expired upload leaves (nothing)."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
-from sqlalchemy import delete, inspect
+import pytest
+from sqlalchemy import delete, inspect, select
 
 from omnigate.store import schema
 from omnigate.store.db import Database
 from omnigate.store.knowledge import Claim
 from omnigate.store.timestamps import now
+from tests.store.test_uploads import upload
 
 MODEL = "local/all-minilm-l6-v2"
 CHUNKS = [("first chunk", b"\x00\x00\x80\x3f"), ("second chunk", b"\x00\x00\x00\x00")]
@@ -20,7 +24,21 @@ CHUNKS = [("first chunk", b"\x00\x00\x80\x3f"), ("second chunk", b"\x00\x00\x00\
 def claim(
     db: Database, owner: str, *, file_id: str = "file-1", model: str = MODEL, lease_s: float = 60
 ) -> Claim:
-    return db.claim_file_index(file_id, account_id=1, model=model, owner=owner, lease_s=lease_s)
+    return db.claim_file_index(file_id, model=model, owner=owner, lease_s=lease_s)
+
+
+@pytest.fixture
+def account_id(db: Database) -> Iterator[int]:
+    """An account holding the uploads file-1 and file-2."""
+    account = db.create_account("team", low_balance_threshold=0, origin="t")
+    upload(db, account.id, "file-1")
+    upload(db, account.id, "file-2")
+    yield account.id
+
+
+def chunk_rows(db: Database) -> list:
+    with db.engine.connect() as conn:
+        return conn.execute(select(schema.file_chunks.c.file_id, schema.file_chunks.c.idx)).all()
 
 
 def test_a_version_6_database_gains_the_index_tables(url: str) -> None:
@@ -35,10 +53,13 @@ def test_a_version_6_database_gains_the_index_tables(url: str) -> None:
     assert db.upgrade() == schema.SCHEMA_VERSION == 9
     assert db.upgrade() == schema.SCHEMA_VERSION  # a second run changes nothing
     assert {"file_indexes", "file_chunks"} <= set(inspect(db.engine).get_table_names())
+    account = db.create_account("team", low_balance_threshold=0, origin="t")
+    upload(db, account.id, "file-1")
     assert claim(db, "a") is Claim.CLAIMED
     db.close()
 
 
+@pytest.mark.usefixtures("account_id")
 def test_one_search_indexes_a_file_and_the_others_wait_then_read_it(db: Database) -> None:
     assert claim(db, "a") is Claim.CLAIMED
     assert claim(db, "b") is Claim.BUSY
@@ -52,6 +73,7 @@ def test_one_search_indexes_a_file_and_the_others_wait_then_read_it(db: Database
     ]
 
 
+@pytest.mark.usefixtures("account_id")
 def test_of_many_searches_claiming_at_once_exactly_one_indexes(db: Database) -> None:
     with ThreadPoolExecutor(8) as pool:
         claims = list(pool.map(lambda i: claim(db, f"owner-{i}"), range(8)))
@@ -59,6 +81,7 @@ def test_of_many_searches_claiming_at_once_exactly_one_indexes(db: Database) -> 
     assert claims.count(Claim.BUSY) == 7
 
 
+@pytest.mark.usefixtures("account_id")
 def test_a_lapsed_lease_is_taken_over_and_its_first_holder_stores_nothing(db: Database) -> None:
     assert claim(db, "a", lease_s=0.01) is Claim.CLAIMED
     assert not db.renew_file_claim("file-1", "b", 60)
@@ -70,6 +93,7 @@ def test_a_lapsed_lease_is_taken_over_and_its_first_holder_stores_nothing(db: Da
     assert [c.text for c in db.indexed_chunks(["file-1"], MODEL)] == ["first chunk"]
 
 
+@pytest.mark.usefixtures("account_id")
 def test_a_dropped_claim_lets_the_next_search_index_at_once(db: Database) -> None:
     assert claim(db, "a") is Claim.CLAIMED
     db.drop_file_claim("file-1", "b")  # not its claim: nothing changes
@@ -78,6 +102,7 @@ def test_a_dropped_claim_lets_the_next_search_index_at_once(db: Database) -> Non
     assert claim(db, "c") is Claim.CLAIMED
 
 
+@pytest.mark.usefixtures("account_id")
 def test_an_index_of_another_model_is_rebuilt_and_its_chunks_replaced(db: Database) -> None:
     assert claim(db, "a", model="old-model") is Claim.CLAIMED
     assert db.finish_file_index("file-1", "a", CHUNKS)
@@ -87,14 +112,21 @@ def test_an_index_of_another_model_is_rebuilt_and_its_chunks_replaced(db: Databa
     assert [c.text for c in db.indexed_chunks(["file-1"], MODEL)] == ["rebuilt"]
 
 
-def test_a_forgotten_upload_leaves_no_chunks_and_its_indexer_stores_none(db: Database) -> None:
+def test_a_deleted_or_expired_upload_takes_its_index_along(db: Database, account_id: int) -> None:
     assert claim(db, "a") is Claim.CLAIMED
     assert db.finish_file_index("file-1", "a", CHUNKS)
     assert claim(db, "b", file_id="file-2") is Claim.CLAIMED
-    db.forget_upload_chunks("file-1")
-    db.forget_upload_chunks("file-2")
-    assert not db.finish_file_index("file-2", "b", CHUNKS)
+    assert db.delete_upload("file-1", account_id)
+    assert db.delete_upload("file-2", account_id)
+    assert not db.finish_file_index("file-2", "b", CHUNKS)  # its indexer stores nothing
     assert db.indexed_chunks(["file-1", "file-2"], MODEL) == []
-    with db.engine.connect() as conn:
-        assert conn.execute(schema.file_chunks.select()).all() == []
-    db.forget_upload_chunks("file-3")  # never indexed: nothing to do
+    assert chunk_rows(db) == []
+    assert claim(db, "c") is Claim.GONE  # nor can it be indexed again
+    assert claim(db, "c", file_id="file-never") is Claim.GONE
+
+    upload(db, account_id, "file-3", expires_at=now() + timedelta(seconds=0.05))
+    assert claim(db, "a", file_id="file-3") is Claim.CLAIMED
+    assert db.finish_file_index("file-3", "a", CHUNKS)
+    time.sleep(0.1)
+    upload(db, account_id, "file-4")  # each upload sweeps the expired ones away
+    assert chunk_rows(db) == []

@@ -47,14 +47,9 @@ async def ensure_indexed(gw: Gateway, key: KeyRow, upload: Upload, *, request_id
     owner = uuid.uuid4().hex  # this search: two searches of one process never share a claim
     while True:
         claim = await asyncio.to_thread(
-            gw.db.claim_file_index,
-            upload.id,
-            account_id=upload.account_id,
-            model=model,
-            owner=owner,
-            lease_s=LEASE_S,
+            gw.db.claim_file_index, upload.id, model=model, owner=owner, lease_s=LEASE_S
         )
-        if claim is Claim.READY:
+        if claim in (Claim.READY, Claim.GONE):
             return
         if claim is Claim.BUSY:
             await asyncio.sleep(WAIT_S)

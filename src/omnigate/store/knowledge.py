@@ -3,7 +3,9 @@
 A file is indexed once. The search that first needs it claims the file's `file_indexes` row (an
 insert, unique by file id, or a take-over of a lease its holder let lapse); the others see it
 `indexing` and wait. The holder writes every chunk and marks the row `ready` in one
-transaction, so a search never reads half an index.
+transaction, so a search never reads half an index. The rows hang off the upload's (foreign keys
+ON DELETE CASCADE): deleting the upload, or its expiry, deletes its index and chunks, and a
+search still indexing it then finds its claim gone and stores nothing.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ class Claim(Enum):
     READY = "ready"  # indexed with this model: read it
     CLAIMED = "claimed"  # the caller holds the lease: it indexes the file
     BUSY = "busy"  # another search is indexing it under a live lease: wait
+    GONE = "gone"  # the upload was deleted: nothing to index
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,46 +39,48 @@ class StoredChunk:
 class KnowledgeStore:
     engine: Engine
 
-    def claim_file_index(
-        self, file_id: str, *, account_id: int, model: str, owner: str, lease_s: float
-    ) -> Claim:
+    def claim_file_index(self, file_id: str, *, model: str, owner: str, lease_s: float) -> Claim:
         """Whether the file is indexed with `model`, or the caller now indexes it, or someone else
-        does. An index made with another model (the config changed) is taken over and rebuilt."""
+        does, or the upload is gone. An index made with another model (the config changed) is
+        taken over and rebuilt."""
         t = schema.file_indexes
-        stamp = now()
-        lease = {"lease_owner": owner, "lease_until": stamp + timedelta(seconds=lease_s), "updated_at": stamp}
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(
-                    insert(t).values(
-                        file_id=file_id, account_id=account_id, model=model, status="indexing", **lease
-                    )
-                )
-            return Claim.CLAIMED
-        except IntegrityError:
-            pass  # the row exists: ready, or being indexed
-        with self.engine.begin() as conn:
-            # One statement, so two searches cannot both take over: the second one's WHERE no
-            # longer holds once the first one's update is in.
-            taken = conn.execute(
-                update(t)
-                .where(
-                    t.c.file_id == file_id,
-                    or_(
-                        and_(t.c.status == "indexing", t.c.lease_until < stamp),
-                        and_(t.c.status == "ready", t.c.model != model),
-                    ),
-                )
-                .values(status="indexing", model=model, **lease)
-            ).rowcount
-            if taken:
+        for _ in range(3):
+            stamp = now()
+            lease = {
+                "lease_owner": owner,
+                "lease_until": stamp + timedelta(seconds=lease_s),
+                "updated_at": stamp,
+            }
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(insert(t).values(file_id=file_id, model=model, status="indexing", **lease))
                 return Claim.CLAIMED
-            row = conn.execute(select(t.c.status, t.c.model).where(t.c.file_id == file_id)).first()
-        if row is None:  # forgotten between the two statements (its upload deleted)
-            return self.claim_file_index(
-                file_id, account_id=account_id, model=model, owner=owner, lease_s=lease_s
-            )
-        return Claim.READY if (row.status, row.model) == ("ready", model) else Claim.BUSY
+            except IntegrityError:
+                pass  # the row exists (ready, or being indexed), or the upload does not
+            with self.engine.begin() as conn:
+                # One statement, so two searches cannot both take over: the second one's WHERE no
+                # longer holds once the first one's update is in.
+                taken = conn.execute(
+                    update(t)
+                    .where(
+                        t.c.file_id == file_id,
+                        or_(
+                            and_(t.c.status == "indexing", t.c.lease_until < stamp),
+                            and_(t.c.status == "ready", t.c.model != model),
+                        ),
+                    )
+                    .values(status="indexing", model=model, **lease)
+                ).rowcount
+                if taken:
+                    return Claim.CLAIMED
+                row = conn.execute(select(t.c.status, t.c.model).where(t.c.file_id == file_id)).first()
+                if row is not None:
+                    return Claim.READY if (row.status, row.model) == ("ready", model) else Claim.BUSY
+                uploads = schema.uploads
+                if conn.scalar(select(uploads.c.id).where(uploads.c.id == file_id)) is None:
+                    return Claim.GONE
+            # No row, the upload there: its holder gave the claim up in between; claim it again.
+        return Claim.BUSY  # holders keep giving up: wait, and try again
 
     def renew_file_claim(self, file_id: str, owner: str, lease_s: float) -> bool:
         """Keep indexing a long file; False when the lease was lost (taken over, or forgotten)."""
@@ -134,10 +139,3 @@ class KnowledgeStore:
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
         return [StoredChunk(r.file_id, r.idx, r.text, bytes(r.vector)) for r in rows]
-
-    def forget_upload_chunks(self, file_id: str) -> None:
-        """An upload was deleted: its index goes with it (a search under way that is indexing it
-        then finds its lease gone and stores nothing)."""
-        with self.engine.begin() as conn:
-            conn.execute(delete(schema.file_chunks).where(schema.file_chunks.c.file_id == file_id))
-            conn.execute(delete(schema.file_indexes).where(schema.file_indexes.c.file_id == file_id))

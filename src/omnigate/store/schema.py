@@ -337,14 +337,12 @@ upload_contents = Table(
 
 # The file_search index of uploaded files (knowledge/): one row per indexed upload, written lazily
 # by the first search that needs it. The row is the lease too: a search that finds it `indexing`
-# under a live lease waits for it instead of embedding the file a second time. No foreign key to
-# the upload: deleting an upload deletes these rows (forget_upload_chunks), and every search
-# checks the upload is still there before it reads them.
+# under a live lease waits for it instead of embedding the file a second time. Deleting an upload
+# (DELETE /v1/files, or its expiry) deletes its index and chunks with it (ON DELETE CASCADE).
 file_indexes = Table(
     "file_indexes",
     metadata,
-    Column("file_id", String(64), primary_key=True),
-    Column("account_id", IdType, nullable=False),
+    Column("file_id", String(64), ForeignKey("uploads.id", ondelete="CASCADE"), primary_key=True),
     Column("model", String(200), nullable=False),  # the embedding model of its vectors
     Column("status", String(16), nullable=False),  # indexing | ready
     Column("chunks", Integer, nullable=False, default=0),
