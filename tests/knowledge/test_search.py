@@ -19,6 +19,7 @@ from sqlalchemy import select
 from omnigate.engines.minilm import find_minilm_dir
 from omnigate.errors import ApiError
 from omnigate.gateway import Gateway
+from omnigate.knowledge import indexing
 from omnigate.knowledge.search import Hit, search_files
 from omnigate.settings import load_settings
 from omnigate.store import schema
@@ -174,6 +175,28 @@ async def test_indexing_is_charged_once_however_many_searches_need_it(setup: Set
     assert balance == STARTING - spent
     view = await setup.gateway.book.view(setup.account_id)
     assert view.balance == STARTING - spent  # the live balance took each charge once too
+
+
+async def test_a_slow_indexer_keeps_its_claim_past_the_lease(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An embedding call longer than the lease (an upstream taking minutes, here 1.5 s against a
+    1 s lease) is not taken for a dead holder: the waiting search does not index the file too."""
+    monkeypatch.setattr(indexing, "LEASE_S", 1.0)
+    file_id = await setup.upload("recipes.txt", RECIPES.encode())
+    embedder = setup.gateway.local.embedders[EMBED]
+    inputs: list[int] = []
+    embed = embedder.embed
+
+    async def slow(body: dict) -> dict:
+        inputs.append(len(body["input"]))
+        if len(body["input"]) > 1:
+            await asyncio.sleep(1.5)
+        return await embed(body)
+
+    embedder.embed = slow  # type: ignore[method-assign]
+    await asyncio.gather(setup.search([file_id], "brownies"), setup.search([file_id], "soup"))
+    assert len([n for n in inputs if n > 1]) == 1
 
 
 async def test_a_deleted_file_is_not_searched(setup: Setup) -> None:

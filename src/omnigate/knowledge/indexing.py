@@ -23,8 +23,8 @@ from omnigate.knowledge.vectors import pack
 from omnigate.store.knowledge import Claim
 from omnigate.store.rows import KeyRow
 
-# How long a claim lives without news from its holder, renewed after every batch; a holder whose
-# process died is taken over after this.
+# How long a claim lives without news from its holder, which renews it every third of this while
+# it works; a holder whose process died is taken over after this.
 LEASE_S = 60.0
 # How often a search waiting for another one's index looks again.
 WAIT_S = 0.1
@@ -36,7 +36,6 @@ class Upload(Protocol):
     """What indexing reads of an upload (store/uploads.py UploadRow)."""
 
     id: str
-    account_id: int
     filename: str
     content_type: str
 
@@ -54,20 +53,34 @@ async def ensure_indexed(gw: Gateway, key: KeyRow, upload: Upload, *, request_id
         if claim is Claim.BUSY:
             await asyncio.sleep(WAIT_S)
             continue
+        keeper = asyncio.create_task(_keep_claim(gw, upload.id, owner))
         try:
             if await _index(gw, key, upload, model, owner, request_id):
                 return
         except BaseException:
             await asyncio.to_thread(gw.db.drop_file_claim, upload.id, owner)
             raise
-        # The claim was lost while indexing: taken over after a stall, or the upload deleted.
-        if await asyncio.to_thread(gw.db.upload, upload.id, upload.account_id) is None:
+        finally:
+            keeper.cancel()
+        # The claim was lost while indexing (the upload deleted, or a stall taken over): the next
+        # claim says which.
+
+
+async def _keep_claim(gw: Gateway, file_id: str, owner: str) -> None:
+    """Renew the claim while the file is indexed, so that a slow embedding call (an upstream
+    that takes minutes) is not taken for a dead holder; stops once the claim is lost."""
+    while True:
+        await asyncio.sleep(LEASE_S / 3)
+        if not await asyncio.to_thread(gw.db.renew_file_claim, file_id, owner, LEASE_S):
             return
 
 
 async def _index(gw: Gateway, key: KeyRow, upload: Upload, model: str, owner: str, request_id: str) -> bool:
     """Index the upload under this claim; False when the claim was lost on the way."""
-    content = await asyncio.to_thread(gw.db.upload_content, upload.id)
+    try:
+        content = await asyncio.to_thread(gw.db.upload_content, upload.id)
+    except KeyError:  # deleted since the search found it: its claim went with it
+        return False
     try:
         text = await asyncio.to_thread(extract_text, upload.filename, upload.content_type, content)
     except UnreadableFile as exc:
