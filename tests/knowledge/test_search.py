@@ -195,7 +195,9 @@ async def test_a_slow_indexer_keeps_its_claim_past_the_lease(
         return await embed(body)
 
     embedder.embed = slow  # type: ignore[method-assign]
-    await asyncio.gather(setup.search([file_id], "brownies"), setup.search([file_id], "soup"))
+    both = asyncio.gather(setup.search([file_id], "brownies"), setup.search([file_id], "soup"))
+    # Were the claim lost, the two searches would take the file from each other without end.
+    await asyncio.wait_for(both, timeout=60)
     assert len([n for n in inputs if n > 1]) == 1
 
 
