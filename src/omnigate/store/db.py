@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 from omnigate.store import migrations, schema
 from omnigate.store.batches import BatchStore
 from omnigate.store.keys import hash_key, new_key, visible_prefix
+from omnigate.store.openai_batches import OpenAIBatchStore
 from omnigate.store.request_log import RequestLogStore
 from omnigate.store.rows import (
     NO_LIMITS,
@@ -64,7 +65,7 @@ def _normalise_url(url: str) -> str:
     return url
 
 
-class Database(TaskStore, RequestLogStore, BatchStore, SearchResultStore, UploadStore):
+class Database(TaskStore, RequestLogStore, BatchStore, OpenAIBatchStore, SearchResultStore, UploadStore):
     def __init__(self, url: str) -> None:
         self.url = _normalise_url(url)
         if self.url.startswith("sqlite:///"):

@@ -88,4 +88,18 @@ def _v7(conn: Connection) -> None:
     schema.upload_contents.create(conn, checkfirst=True)
 
 
-STEPS: dict[int, Callable[[Connection], None]] = {2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7}
+def _v10(conn: Connection) -> None:
+    """OpenAI's file-based batches: what they add to a batch's row."""
+    names = ["endpoint", "input_file_id", "completion_window", "metadata"]
+    _add_columns(conn, "batches", [*names, "output_file_id", "error_file_id", "finalized_at"])
+
+
+STEPS: dict[int, Callable[[Connection], None]] = {
+    2: _v2,
+    3: _v3,
+    4: _v4,
+    5: _v5,
+    6: _v6,
+    7: _v7,
+    10: _v10,
+}
