@@ -24,22 +24,24 @@ ROOTS = ("Response", "ResponseStreamEvent", "ResponseItemList")
 _REF = re.compile(r'"#/components/schemas/([^"]+)"')
 
 
-def extract(spec: Path) -> dict[str, Any]:
+def extract(
+    spec: Path, roots: tuple[str, ...] = ROOTS, by: str = "scripts/build_response_schemas.py"
+) -> dict[str, Any]:
     import yaml
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the spec is about 3 MB
     with spec.open(encoding="utf-8") as handle:
         schemas = yaml.load(handle, Loader=loader)["components"]["schemas"]
     needed: set[str] = set()
-    pending = list(ROOTS)
+    pending = list(roots)
     while pending:
         name = pending.pop()
         if name not in needed:
             needed.add(name)
             pending += _REF.findall(json.dumps(schemas[name]))
     return {
-        "generated_by": "scripts/build_response_schemas.py",
-        "roots": list(ROOTS),
+        "generated_by": by,
+        "roots": list(roots),
         "components": {"schemas": {name: schemas[name] for name in sorted(needed)}},
     }
 
