@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import create_engine, insert, inspect, select, text
 
-from omnigate.store import schema
+from omnigate.store import migrations, schema
 from omnigate.store.db import Database
 from omnigate.store.request_log import LogCursor
 from omnigate.store.rows import LedgerEntry, LoggedRequest
@@ -145,7 +145,8 @@ def test_a_version_3_database_gains_the_request_log(url: str) -> None:
         versions = conn.scalars(select(schema.schema_version.c.version)).all()
         indexes = {i["name"] for i in inspect(conn).get_indexes("request_log")}
         conn.execute(text("select count(*) from request_log"))
-    assert versions == list(range(3, schema.SCHEMA_VERSION + 1))
+    # Every step after 3 (a number may be missing: a release that never shipped one).
+    assert versions == [3, *sorted(v for v in migrations.STEPS if v > 3)]
     assert {"ix_request_log_account", "ix_request_log_key", "ix_request_log_time"} <= indexes
     db.write_request_log([logged(1, 0)])
     assert len(db.request_log_page(1, limit=5)) == 1
