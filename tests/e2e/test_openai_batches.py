@@ -200,3 +200,33 @@ async def test_a_file_not_for_batches_or_missing_is_refused(harness: Harness) ->
     assert "input_file_id" in str(refused.value)
     with pytest.raises(openai.NotFoundError):
         await client.batches.create(input_file_id="file-missing", endpoint=CHAT, completion_window="24h")
+
+
+async def test_an_embeddings_batch_on_the_local_model(local_harness: Harness) -> None:
+    model = "local/all-minilm-l6-v2"
+    client = local_harness.client()
+    lines = [
+        {
+            "custom_id": f"e{n}",
+            "method": "POST",
+            "url": "/v1/embeddings",
+            "body": {"model": model, "input": word},
+        }
+        for n, word in enumerate(("river", "mountain"))
+    ]
+    upload = await client.files.create(file=("in.jsonl", jsonl(*lines)), purpose="batch")
+    batch = await client.batches.create(
+        input_file_id=upload.id, endpoint="/v1/embeddings", completion_window="24h"
+    )
+    final = await finished(client, batch.id)
+    assert final.status == "completed" and final.request_counts.completed == 2 and final.error_file_id is None
+    output = [
+        orjson.loads(x)
+        for x in (await (await client.files.content(final.output_file_id)).aread()).splitlines()
+    ]
+    assert [x["custom_id"] for x in output] == ["e0", "e1"]
+    for x in output:
+        body = x["response"]["body"]
+        assert (
+            body["object"] == "list" and body["model"] == model and len(body["data"][0]["embedding"]) == 384
+        )
