@@ -246,7 +246,9 @@ batch_entries = Table(
     # expired. Only succeeded requests are charged, each with the ledger entry id
     # `batch:<batch id>:<idx>`.
     Column("status", String(16), nullable=False),
-    Column("result", Text),  # the JSONL line's `result` (JSON), once answered or ended
+    # The JSONL line's `result` (JSON), once answered or ended; for an OpenAI batch, the output or
+    # error file line's `response` and `error` (tasks/batch_files.py).
+    Column("result", Text),
     # What an answered request costs, to charge it from here should its runner stop before it did.
     Column("cost", BigInteger),
     Column("model", String(200)),
