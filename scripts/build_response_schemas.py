@@ -24,9 +24,11 @@ ROOTS = ("Response", "ResponseStreamEvent", "ResponseItemList")
 _REF = re.compile(r'"#/components/schemas/([^"]+)"')
 
 
-def extract(spec: Path, roots: tuple[str, ...] = ROOTS) -> dict[str, Any]:
-    """The `roots` with every schema they refer to (scripts/build_assistant_schemas.py asks for
-    other roots)."""
+def extract(
+    spec: Path, roots: tuple[str, ...] = ROOTS, by: str = "scripts/build_response_schemas.py"
+) -> dict[str, Any]:
+    """The `roots` with every schema they refer to (scripts/build_assistant_schemas.py and
+    build_batch_schemas.py ask for other roots, and name themselves in `by`)."""
     import yaml
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the spec is about 3 MB
@@ -40,7 +42,7 @@ def extract(spec: Path, roots: tuple[str, ...] = ROOTS) -> dict[str, Any]:
             needed.add(name)
             pending += _REF.findall(json.dumps(schemas[name]))
     return {
-        "generated_by": "scripts/build_response_schemas.py",
+        "generated_by": by,
         "roots": list(roots),
         "components": {"schemas": {name: schemas[name] for name in sorted(needed)}},
     }

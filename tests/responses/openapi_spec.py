@@ -31,7 +31,7 @@ class Spec:
     def _event_schemas(self) -> dict[str, str]:
         # The union's discriminator has no mapping, so each member's `type` enum names its event.
         out: dict[str, str] = {}
-        for member in self.schemas["ResponseStreamEvent"]["anyOf"]:
+        for member in self.schemas.get("ResponseStreamEvent", {}).get("anyOf", ()):
             name = member["$ref"].rsplit("/", 1)[-1]
             kind = self.schemas[name]["properties"]["type"]
             for value in kind.get("enum") or [kind.get("const")]:
@@ -52,5 +52,6 @@ class Spec:
 
 
 @cache
-def load_spec() -> Spec:
-    return Spec(json.loads(SCHEMAS_PATH.read_text(encoding="utf-8")))
+def load_spec(path: Path = SCHEMAS_PATH) -> Spec:
+    """The Responses schemas; or another extract of the spec (the Batch schemas, say)."""
+    return Spec(json.loads(path.read_text(encoding="utf-8")))

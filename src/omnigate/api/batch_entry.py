@@ -1,6 +1,7 @@
-"""One request of a message batch, run by the task runner through the pipeline (`admit`), as
-/v1/messages runs an HTTP request: the key's scopes and limits, the model's rules, the worst case
-held, the deployments tried in order, the answer translated to an Anthropic message.
+"""One request of a batch, run by the task runner through the pipeline (`admit`), as its route
+runs an HTTP request: the key's scopes and limits, the model's rules, the worst case held, the
+deployments tried in order. A message batch's answer is translated to an Anthropic message; an
+OpenAI batch's line is answered as /v1/chat/completions or /v1/embeddings would (api/batch_kinds.py).
 
 It is charged once, with the ledger entry id `batch:<batch id>:<idx>`:
 1. the answer and its cost are kept with the request (`answered`);
@@ -19,15 +20,13 @@ import logging
 
 import orjson
 
-from omnigate.api.batches import BATCHES, chat_body
+from omnigate.api.batch_kinds import EntryKind, kind_of
 from omnigate.api.chat_call import token_estimate
-from omnigate.api.messages import answer_message
 from omnigate.api.pipeline import Call, admit
 from omnigate.billing.pricing import Used, upstream_credits
 from omnigate.errors import ApiError
 from omnigate.gateway import Gateway
 from omnigate.providers.anthropic.inbound import InboundError
-from omnigate.providers.anthropic.inbound_stream import error_type
 from omnigate.store.batches import EntryRow
 from omnigate.store.rows import LedgerEntry
 
@@ -47,8 +46,9 @@ async def run_entry(gw: Gateway, entry: EntryRow, owner: str) -> None:
         )
         await _end_errored(gw, entry, owner, failure)
         return
+    kind = kind_of(entry)
     try:
-        body = chat_body(orjson.loads(entry.params))
+        body = kind.body(orjson.loads(entry.params))
     except InboundError as exc:  # checked when the batch was created; kept for older rows
         await _end_errored(gw, entry, owner, ApiError(400, str(exc), param=exc.param))
         return
@@ -58,10 +58,11 @@ async def run_entry(gw: Gateway, entry: EntryRow, owner: str) -> None:
             gw,
             key,
             body,
-            family=BATCHES,
-            estimate=token_estimate(size, gw.settings.billing),
+            family=kind.family,
+            estimate=token_estimate(size, gw.settings.billing, generates=kind.generates),
             request_id=entry.request_id,
             body_size=size,
+            check=kind.check,
         )
     except ApiError as err:
         if err.status == 429:  # a limit of the key or account: its turn comes again
@@ -71,14 +72,14 @@ async def run_entry(gw: Gateway, entry: EntryRow, owner: str) -> None:
             await _end_errored(gw, entry, owner, err)
         return
     try:
-        await _answer(gw, call, entry, owner, tuple(body.get("stop") or ()))
+        await _answer(gw, call, entry, owner, kind)
     finally:
         await call.release()
 
 
-async def _answer(gw: Gateway, call: Call, entry: EntryRow, owner: str, stops: tuple[str, ...]) -> None:
+async def _answer(gw: Gateway, call: Call, entry: EntryRow, owner: str, kind: EntryKind) -> None:
     try:
-        message, usage, completion = await answer_message(call, stops)
+        result, usage, completion = await kind.answer(call, entry)
     except ApiError as err:
         await _end_errored(gw, entry, owner, err)
         return
@@ -87,7 +88,7 @@ async def _answer(gw: Gateway, call: Call, entry: EntryRow, owner: str, stops: t
         gw.db.entry_answered,
         entry,
         owner,
-        result=orjson.dumps({"type": "succeeded", "message": message}).decode(),
+        result=orjson.dumps(result).decode(),
         cost=call.cost(used, credits),
         model=call.served_model,
         prompt_tokens=used.prompt_tokens,
@@ -102,9 +103,8 @@ async def _answer(gw: Gateway, call: Call, entry: EntryRow, owner: str, stops: t
 
 
 async def _end_errored(gw: Gateway, entry: EntryRow, owner: str, err: ApiError) -> None:
-    """The request ends `errored`, uncharged, with the error as Anthropic's batches give it."""
-    error = {"type": "error", "error": {"type": error_type(err.status), "message": err.message}}
-    result = orjson.dumps({"type": "errored", "error": error}).decode()
+    """The request ends `errored`, uncharged, with the error as its kind of batch gives it."""
+    result = orjson.dumps(kind_of(entry).failed(err)).decode()
     await asyncio.to_thread(gw.db.end_entry, entry, owner, status="errored", result=result)
 
 

@@ -11,8 +11,10 @@ rules, so a bad one refuses the batch with a 400 naming it (`requests[3].params.
 runner then runs the requests (tasks/batches.py, api/batch_entry.py), each one through the
 pipeline like any chat call, charged once when it succeeds; nothing is held or charged at creation.
 
-OpenAI's own /v1/batches takes an `input_file_id` of an uploaded JSONL file; there is no
-/v1/files here yet, so that shape is answered with a 400 naming `input_file_id`.
+OpenAI's own batches (`input_file_id` of an uploaded JSONL file, `batch_...` ids) share these
+routes, the store and the runner: api/openai_batches.py serves the routes for both kinds and tells
+them apart by the create body's shape and by the batch's row; this module is the message batch's
+half, and the checks both kinds make of a request.
 """
 
 from __future__ import annotations
@@ -20,13 +22,15 @@ from __future__ import annotations
 import re
 import secrets
 import string
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import orjson
 from aiohttp import web
 
-from omnigate.api.common import in_db, read_json, resolve_model, validate
+from omnigate.api.common import in_db, resolve_model, validate
 from omnigate.api.pipeline import Family
+from omnigate.catalog.loader import Model
 from omnigate.errors import BODY_VALIDATION, ApiError, bad_request, not_found
 from omnigate.gateway import GATEWAY, REQUEST_ID, Gateway
 from omnigate.http.scopes import require_scope
@@ -41,11 +45,6 @@ BATCHES = Family("/v1/batches", ("chat-completion",))
 DEFAULT_MAX_TOKENS = 1024
 _CUSTOM_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _ID_ALPHABET = string.ascii_letters + string.digits
-OPENAI_SHAPE = (
-    "OpenAI's file-based batches (input_file_id, endpoint, completion_window) are not served: this "
-    "gateway has no /v1/files. Send the requests inline instead: "
-    '{"requests": [{"custom_id": "...", "params": {Anthropic Messages request}}]}.'
-)
 
 
 def chat_body(params: dict) -> dict:
@@ -55,22 +54,14 @@ def chat_body(params: dict) -> dict:
     return to_chat_body(params)
 
 
-# -- the routes -----------------------------------------------------------------------------------
-async def create_batch(request: web.Request) -> web.Response:
-    gw = request.app[GATEWAY]
-    key = await gw.keys.authenticate(request.headers.get("Authorization"))
+# -- the message batch's half of the routes (api/openai_batches.py serves them, for both kinds) ----
+async def create_message_batch(
+    request: web.Request, gw: Gateway, key: KeyRow, body: dict, raw: bytes
+) -> web.Response:
     require_scope(key, BATCHES.endpoint)
-    body, raw = await read_json(request)
-    limit = megabytes(gw.settings.batches.max_body_mb)
-    if len(raw) > limit:
-        raise ApiError(
-            413,
-            f"Request body too large: a batch may be at most {limit} bytes ([batches] max_body_mb).",
-            code="body_too_large",
-            param="requests",
-        )
+    check_size(gw, len(raw), "requests")
     requests = _checked_requests(gw, key, body)
-    batch_id = "msgbatch_" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(24))
+    batch_id = "msgbatch_" + new_id()
     await in_db(
         gw.db.insert_batch,
         batch_id=batch_id,
@@ -81,19 +72,38 @@ async def create_batch(request: web.Request) -> web.Response:
         requests=requests,
     )
     gw.runner.nudge()
-    return _answer(request, batch_object(await _owned(request, key, batch_id), _origin(request)))
+    return answer(request, batch_object(await owned(request, key, batch_id), origin(request)))
 
 
-async def results(request: web.Request) -> web.Response:
-    """GET ?batch_id=: the batch object while it runs, its results once it has ended."""
-    key = await request.app[GATEWAY].keys.authenticate(request.headers.get("Authorization"))
-    batch_id = request.query.get("batch_id")
-    if not batch_id:
-        raise bad_request(f"{BODY_VALIDATION} batch_id: Required", param="batch_id")
-    batch = await _owned(request, key, batch_id)
+def new_id() -> str:
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(24))
+
+
+def check_size(gw: Gateway, size: int, param: str) -> None:
+    """413 past `[batches] max_body_mb`: the create body, or an OpenAI batch's input file."""
+    limit = megabytes(gw.settings.batches.max_body_mb)
+    if size > limit:
+        raise ApiError(
+            413,
+            f"Request body too large: a batch may be at most {limit} bytes ([batches] max_body_mb).",
+            code="body_too_large",
+            param=param,
+        )
+
+
+def check_count(gw: Gateway, count: int, param: str) -> None:
+    most = gw.settings.batches.max_requests
+    if count > most:
+        raise bad_request(
+            f"{BODY_VALIDATION} {param}: a batch holds at most {most} requests, got {count}.", param=param
+        )
+
+
+async def message_results(request: web.Request, batch: BatchRow) -> web.Response:
+    """A message batch while it runs; its results (JSONL) once it has ended."""
     if batch.status != "ended":
         request.app[GATEWAY].runner.nudge()
-        return _answer(request, batch_object(batch, _origin(request)))
+        return answer(request, batch_object(batch, origin(request)))
     lines = await in_db(request.app[GATEWAY].db.batch_results, batch.id)
     body = b"".join(
         b'{"custom_id":' + orjson.dumps(custom_id) + b',"result":' + result.encode() + b"}\n"
@@ -105,22 +115,14 @@ async def results(request: web.Request) -> web.Response:
     )
 
 
-async def retrieve(request: web.Request) -> web.Response:
-    key = await request.app[GATEWAY].keys.authenticate(request.headers.get("Authorization"))
-    batch = await _owned(request, key, request.match_info["batch_id"])
-    return _answer(request, batch_object(batch, _origin(request)))
-
-
-async def cancel(request: web.Request) -> web.Response:
-    gw = request.app[GATEWAY]
-    key = await gw.keys.authenticate(request.headers.get("Authorization"))
-    batch = await _owned(request, key, request.match_info["batch_id"])
+async def cancel_owned(request: web.Request, batch: BatchRow) -> BatchRow:
+    """Cancel a batch of either kind: the batch as it is after; 400 once it has ended."""
     if batch.status == "ended":
         raise _ended(batch)
-    batch = await in_db(gw.db.cancel_batch, batch.id) or batch
-    if batch.status == "ended" and batch.cancel_initiated_at is None:
-        raise _ended(batch)  # its last request ended before this cancel reached it
-    return _answer(request, batch_object(batch, _origin(request)))
+    after = await in_db(request.app[GATEWAY].db.cancel_batch, batch.id) or batch
+    if after.status == "ended" and after.cancel_initiated_at is None:
+        raise _ended(after)  # its last request ended before this cancel reached it
+    return after
 
 
 def _ended(batch: BatchRow) -> ApiError:
@@ -132,7 +134,7 @@ def _ended(batch: BatchRow) -> ApiError:
 
 
 # -- helpers --------------------------------------------------------------------------------------
-async def _owned(request: web.Request, key: KeyRow, batch_id: str) -> BatchRow:
+async def owned(request: web.Request, key: KeyRow, batch_id: str) -> BatchRow:
     batch = await in_db(request.app[GATEWAY].db.batch, batch_id)
     # Another account's batch is answered as a missing one: ids must not leak what exists.
     if batch is None or batch.account_id != key.account_id:
@@ -140,11 +142,11 @@ async def _owned(request: web.Request, key: KeyRow, batch_id: str) -> BatchRow:
     return batch
 
 
-def _origin(request: web.Request) -> str:
+def origin(request: web.Request) -> str:
     return request.app[GATEWAY].settings.server.public_url or str(request.url.origin())
 
 
-def _answer(request: web.Request, body: dict) -> web.Response:
+def answer(request: web.Request, body: dict) -> web.Response:
     return web.Response(
         body=orjson.dumps(body),
         headers={"Content-Type": "application/json", "X-Request-Id": request[REQUEST_ID]},
@@ -181,19 +183,12 @@ def _time(value: datetime | None) -> str | None:
 # -- checking the body ----------------------------------------------------------------------------
 def _checked_requests(gw: Gateway, key: KeyRow, body: dict) -> list[tuple[str, str]]:
     """(custom_id, params JSON) of each request, once every one is known to be runnable."""
-    if "input_file_id" in body:
-        raise bad_request(OPENAI_SHAPE, param="input_file_id", code="unsupported_batch_shape")
     requests = body.get("requests")
     if requests is None:
         raise bad_request(f"{BODY_VALIDATION} requests: Required", param="requests")
     if not isinstance(requests, list) or not requests:
         raise bad_request(f"{BODY_VALIDATION} requests: Expected a non-empty array", param="requests")
-    most = gw.settings.batches.max_requests
-    if len(requests) > most:
-        raise bad_request(
-            f"{BODY_VALIDATION} requests: a batch holds at most {most} requests, got {len(requests)}.",
-            param="requests",
-        )
+    check_count(gw, len(requests), "requests")
     seen: set[str] = set()
     checked = []
     for index, item in enumerate(requests):
@@ -232,17 +227,33 @@ def _check_params(gw: Gateway, key: KeyRow, params: dict, where: str) -> None:
     except InboundError as exc:
         param = f"{where}.{exc.param}" if exc.param else where
         raise bad_request(f"{BODY_VALIDATION} {where}.{exc}", param=param) from exc
+    check_runnable(gw, body, BATCHES, where)
+
+
+def check_runnable(
+    gw: Gateway,
+    body: dict,
+    family: Family,
+    where: str,
+    *,
+    check: Callable[[Model, dict], None] | None = None,
+    param: str | None = None,
+) -> None:
+    """What `admit` would refuse of a request when it runs (its model, the model's rules, a price),
+    refused now as a 400 naming `where`; `param`: the field to name instead of `where`'s own."""
     try:
-        model = resolve_model(gw.catalog, body, accepted=BATCHES.accepted, endpoint=BATCHES.endpoint)
+        model = resolve_model(gw.catalog, body, accepted=family.accepted, endpoint=family.endpoint)
+        if check is not None:
+            check(model, body)
         validate(model, body)
         gw.tariff(model, gw.router.plan(model, 1))
     except ApiError as err:
-        raise _within(err, where) from err
+        raise within(err, where, param) from err
 
 
-def _within(err: ApiError, where: str) -> ApiError:
-    """An error about one request's params, naming the request: an unknown model is a bad
-    request here (the batch is refused, not a route missing)."""
+def within(err: ApiError, where: str, param: str | None = None) -> ApiError:
+    """An error about one request, naming the request: an unknown model is a bad request here
+    (the batch is refused, not a route missing)."""
     text = err.message.removeprefix(BODY_VALIDATION).strip()
     if err.param and text.startswith(err.param):
         text = f"{where}.{text}"
@@ -250,6 +261,6 @@ def _within(err: ApiError, where: str) -> ApiError:
         text = f"{where}.{err.param}: {text}" if err.param else f"{where}: {text}"
     status = 400 if err.status == 404 else err.status
     prefix = f"{BODY_VALIDATION} " if status == 400 else ""
-    return ApiError(
-        status, prefix + text, code=err.code, param=f"{where}.{err.param}" if err.param else where
-    )
+    if param is None:
+        param = f"{where}.{err.param}" if err.param else where
+    return ApiError(status, prefix + text, code=err.code, param=param)

@@ -29,7 +29,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     started = time.perf_counter()
     key = await request.app[GATEWAY].keys.authenticate(request.headers.get("Authorization"))
     body, raw = await read_json(request)
-    call = await begin_tokens(request, key, body, len(raw), started, family=CHAT, check=_require_messages)
+    call = await begin_tokens(request, key, body, len(raw), started, family=CHAT, check=require_messages)
     try:
         if call.body.get("stream") is True:
             return await _stream(call)
@@ -38,7 +38,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         await call.release()
 
 
-def _require_messages(model: Model, body: dict) -> None:
+def require_messages(model: Model, body: dict) -> None:
     messages = body.get("messages")
     if messages is None:
         raise bad_request(f"{BODY_VALIDATION} messages: Required", param="messages")
@@ -48,14 +48,14 @@ def _require_messages(model: Model, body: dict) -> None:
 
 async def _complete(call: Call) -> web.Response:
     completion = await complete_chat(call)
-    usage = completion.get("usage") or estimated_usage(call, _completion_chars(completion) // 4)
+    usage = completion.get("usage") or estimated_usage(call, completion_chars(completion) // 4)
     charged = await settle_tokens(call, usage, completion)
     completion["model"] = call.served_model
     completion["meta"] = {"usage": {"tokens_used": charged}}
     return web.Response(body=orjson.dumps(completion), headers=call.headers())
 
 
-def _completion_chars(completion: dict) -> int:
+def completion_chars(completion: dict) -> int:
     total = 0
     for choice in completion.get("choices") or ():
         message = choice.get("message") or {}

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from omnigate.api.chat_call import EMBEDDINGS, begin_tokens, embed_at, estimated_usage, settle_tokens
 from omnigate.api.common import read_json
+from omnigate.api.pipeline import Call
 from omnigate.gateway import GATEWAY
 
 
@@ -18,11 +19,19 @@ async def embeddings(request: web.Request) -> web.Response:
     body, raw = await read_json(request)
     call = await begin_tokens(request, key, body, len(raw), started, family=EMBEDDINGS, generates=False)
     try:
-        result = await call.attempt(lambda deployment: embed_at(call, deployment))
+        result = await embed(call)
         usage = result.get("usage") or estimated_usage(call, 0)
         charged = await settle_tokens(call, usage, result)
-        result["model"] = call.served_model
         result["meta"] = {"usage": {"tokens_used": charged}}
         return web.Response(body=orjson.dumps(result), headers=call.headers())
     finally:
         await call.release()
+
+
+async def embed(call: Call) -> dict:
+    """The embeddings of the first deployment that answers, named as the model that served them
+    (a batch's requests take this path too); not yet charged."""
+
+    result = await call.attempt(lambda deployment: embed_at(call, deployment))
+    result["model"] = call.served_model
+    return result

@@ -144,30 +144,43 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         ),
     ),
     ("POST", "/v1/batches"): Operation(
-        "Create a message batch (Anthropic Messages requests, any chat model)",
+        "Create a batch: a message batch ({requests}: Anthropic Messages requests, any chat model) or "
+        "OpenAI's ({input_file_id, endpoint, completion_window}: a JSONL file from /v1/files)",
         "batches",
         "key",
-        "MessageBatch",
-        "BatchRequest",
-        errors=(400, 403, 413, 503),
+        "AnyBatch",
+        "AnyBatchRequest",
+        errors=(400, 403, 404, 413, 503),
     ),
     ("GET", "/v1/batches"): Operation(
-        "A message batch while it runs; its results (JSONL, one MessageBatchResult a line) once ended",
+        "With batch_id: that batch (a message batch's results, JSONL, once ended); without: the page of "
+        "the account's OpenAI batches (OpenAIBatchList)",
         "batches",
         "key",
-        "MessageBatch",
+        "AnyBatch",
         errors=STORED_ERRORS,
-        parameters=({"name": "batch_id", "in": "query", "required": True, "schema": {"type": "string"}},),
+        parameters=(
+            _optional("query", "batch_id", {"type": "string"}),
+            _optional("query", "limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}),
+            _optional("query", "after", {"type": "string"}),
+        ),
         also=(("application/jsonl", "MessageBatchResult"),),
     ),
     ("GET", "/v1/batches/{batch_id}"): Operation(
-        "A message batch", "batches", "key", "MessageBatch", errors=STORED_ERRORS
+        "A batch, as its kind shows it", "batches", "key", "AnyBatch", errors=STORED_ERRORS
     ),
     ("POST", "/v1/batches/cancel/{batch_id}"): Operation(
-        "Cancel a message batch (400 once it has ended)",
+        "Cancel a batch of either kind (400 once it has ended)",
         "batches",
         "key",
-        "MessageBatch",
+        "AnyBatch",
+        errors=STORED_ERRORS,
+    ),
+    ("POST", "/v1/batches/{batch_id}/cancel"): Operation(
+        "Cancel a batch (OpenAI's route; 400 once it has ended)",
+        "batches",
+        "key",
+        "AnyBatch",
         errors=STORED_ERRORS,
     ),
     ("POST", "/v1/files"): Operation(

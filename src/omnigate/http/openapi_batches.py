@@ -67,8 +67,75 @@ BATCH_RESULT = obj(
     ("custom_id", "result"),
 )
 
+# OpenAI's file-based batch (api/openai_batches.py): the create body and the `Batch` object, whose
+# fields not yet known are left out.
+_UNIX: Schema = {"type": "integer"}
+OPENAI_BATCH_REQUEST = obj(
+    {
+        "input_file_id": {"type": "string"},
+        "endpoint": enum("/v1/chat/completions", "/v1/embeddings"),
+        "completion_window": enum("24h"),
+        "metadata": {"type": "object", "additionalProperties": {"type": "string"}, "nullable": True},
+    },
+    ("input_file_id", "endpoint", "completion_window"),
+)
+OPENAI_BATCH = obj(
+    {
+        "id": {"type": "string"},
+        "object": enum("batch"),
+        "endpoint": {"type": "string"},
+        "input_file_id": {"type": "string"},
+        "completion_window": {"type": "string"},
+        "status": enum(
+            "validating",
+            "failed",
+            "in_progress",
+            "finalizing",
+            "completed",
+            "expired",
+            "cancelling",
+            "cancelled",
+        ),
+        "output_file_id": {"type": "string"},
+        "error_file_id": {"type": "string"},
+        **{
+            name: _UNIX
+            for name in (
+                "created_at",
+                "in_progress_at",
+                "expires_at",
+                "finalizing_at",
+                "completed_at",
+                "expired_at",
+                "cancelling_at",
+                "cancelled_at",
+            )
+        },
+        "request_counts": obj(
+            {n: _COUNT for n in ("total", "completed", "failed")}, ("total", "completed", "failed")
+        ),
+        "metadata": {"type": "object", "additionalProperties": {"type": "string"}, "nullable": True},
+    },
+    ("id", "object", "endpoint", "input_file_id", "completion_window", "status", "created_at"),
+)
+OPENAI_BATCH_LIST = obj(
+    {
+        "object": enum("list"),
+        "data": {"type": "array", "items": ref("OpenAIBatch")},
+        "first_id": {"type": "string", "nullable": True},
+        "last_id": {"type": "string", "nullable": True},
+        "has_more": {"type": "boolean"},
+    },
+    ("object", "data", "has_more"),
+)
+
 BATCH_COMPONENTS: dict[str, Schema] = {
     "BatchRequest": BATCH_REQUEST,
+    "AnyBatchRequest": {"oneOf": [ref("BatchRequest"), ref("OpenAIBatchRequest")]},
+    "AnyBatch": {"oneOf": [ref("MessageBatch"), ref("OpenAIBatch")]},
+    "OpenAIBatchRequest": OPENAI_BATCH_REQUEST,
+    "OpenAIBatch": OPENAI_BATCH,
+    "OpenAIBatchList": OPENAI_BATCH_LIST,
     "BatchRequestParams": _PARAMS,
     "MessageBatch": MESSAGE_BATCH,
     "MessageBatchResult": BATCH_RESULT,

@@ -17,71 +17,27 @@ take turns there, and the last one to end a request sees every other one ended a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, exists, func, insert, or_, select, tuple_, update
-from sqlalchemy.engine import Connection, Row
+from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
 from omnigate.store import schema
+from omnigate.store.batch_rows import BatchRow, EntryRow, batch_row, charge_entry_id, entry_row
 from omnigate.store.leases import lease_free
 from omnigate.store.ledger import LedgerStore
 from omnigate.store.rows import LedgerEntry
 from omnigate.store.timestamps import aware, now
+
+__all__ = ["ACTIVE", "ENDED", "BatchRow", "BatchStore", "EntryRow", "charge_entry_id"]
 
 # A request still to run, or run and still to be charged.
 ACTIVE = ("queued", "answered")
 ENDED = ("succeeded", "errored", "canceled", "expired")
 CANCELED_RESULT = '{"type":"canceled"}'
 EXPIRED_RESULT = '{"type":"expired"}'
-
-
-@dataclass(frozen=True, slots=True)
-class BatchRow:
-    id: str
-    account_id: int
-    key_prefix: str
-    request_id: str
-    status: str  # in_progress | canceling | ended
-    created_at: datetime
-    expires_at: datetime
-    cancel_initiated_at: datetime | None
-    ended_at: datetime | None
-    counts: dict[str, int]  # requests per status
-
-
-@dataclass(frozen=True, slots=True)
-class EntryRow:
-    """One request of a batch, as a runner claimed it."""
-
-    batch_id: str
-    idx: int
-    custom_id: str
-    params: str  # JSON
-    status: str
-    result: str | None  # JSON
-    cost: int | None
-    model: str | None
-    prompt_tokens: int | None
-    completion_tokens: int | None
-    account_id: int
-    key_prefix: str
-    updated_at: datetime
-
-    @property
-    def entry_id(self) -> str:
-        """The ledger entry id of its charge."""
-        return charge_entry_id(self.batch_id, self.idx)
-
-    @property
-    def request_id(self) -> str:
-        return f"{self.batch_id}:{self.idx}"
-
-
-def charge_entry_id(batch_id: str, idx: int) -> str:
-    return f"batch:{batch_id}:{idx}"
 
 
 class BatchStore(LedgerStore):
@@ -96,8 +52,10 @@ class BatchStore(LedgerStore):
         request_id: str,
         expires_at: datetime,
         requests: Sequence[tuple[str, str]],
+        openai: Mapping[str, str] | None = None,
     ) -> None:
-        """A new batch, in progress, with its requests (custom_id, params JSON) queued."""
+        """A new batch, in progress, with its requests (custom_id, params JSON) queued; `openai`:
+        the columns of an OpenAI batch (endpoint, input_file_id, completion_window, metadata)."""
         stamp = now()
         with self.engine.begin() as conn:
             conn.execute(
@@ -110,6 +68,7 @@ class BatchStore(LedgerStore):
                     created_at=stamp,
                     updated_at=stamp,
                     expires_at=expires_at,
+                    **(openai or {}),
                 )
             )
             conn.execute(
@@ -142,7 +101,7 @@ class BatchStore(LedgerStore):
         counted = conn.execute(
             select(e.c.status, func.count()).where(e.c.batch_id == batch_id).group_by(e.c.status)
         )
-        return _batch(row, {status: int(n) for status, n in counted})
+        return batch_row(row, {status: int(n) for status, n in counted})
 
     def batch_results(self, batch_id: str) -> list[tuple[str, str | None]]:
         """(custom_id, result JSON) of each request, in the order they were sent."""
@@ -216,11 +175,11 @@ class BatchStore(LedgerStore):
             if not taken:
                 return []
             rows = conn.execute(
-                select(e, b.c.account_id, b.c.key_prefix)
+                select(e, b.c.account_id, b.c.key_prefix, b.c.endpoint)
                 .join(b, b.c.id == e.c.batch_id)
                 .where(tuple_(e.c.batch_id, e.c.idx).in_([tuple(t) for t in taken]))
             ).all()
-        return [_entry(r) for r in rows]
+        return [entry_row(r) for r in rows]
 
     def renew_entry_lease(self, batch_id: str, idx: int, owner: str, lease_s: float) -> bool:
         e = schema.batch_entries
@@ -373,36 +332,3 @@ def _end_if_done(conn: Connection, batch_id: str, stamp: datetime) -> int:
         .values(status="ended", ended_at=stamp, updated_at=stamp)
     )
     return done.rowcount
-
-
-def _batch(row: Row, counts: dict[str, int]) -> BatchRow:
-    return BatchRow(
-        id=row.id,
-        account_id=row.account_id,
-        key_prefix=row.key_prefix,
-        request_id=row.request_id,
-        status=row.status,
-        created_at=aware(row.created_at),
-        expires_at=aware(row.expires_at),
-        cancel_initiated_at=aware(row.cancel_initiated_at) if row.cancel_initiated_at is not None else None,
-        ended_at=aware(row.ended_at) if row.ended_at is not None else None,
-        counts=counts,
-    )
-
-
-def _entry(row: Row) -> EntryRow:
-    return EntryRow(
-        batch_id=row.batch_id,
-        idx=row.idx,
-        custom_id=row.custom_id,
-        params=row.params,
-        status=row.status,
-        result=row.result,
-        cost=row.cost,
-        model=row.model,
-        prompt_tokens=row.prompt_tokens,
-        completion_tokens=row.completion_tokens,
-        account_id=row.account_id,
-        key_prefix=row.key_prefix,
-        updated_at=aware(row.updated_at),
-    )

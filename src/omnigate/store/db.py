@@ -24,6 +24,7 @@ from omnigate.store.assistant_runs import AssistantRunStore
 from omnigate.store.batches import BatchStore
 from omnigate.store.keys import hash_key, new_key, visible_prefix
 from omnigate.store.knowledge import KnowledgeStore
+from omnigate.store.openai_batches import OpenAIBatchStore
 from omnigate.store.request_log import RequestLogStore
 from omnigate.store.rows import (
     NO_LIMITS,
@@ -68,7 +69,14 @@ def _normalise_url(url: str) -> str:
 
 
 class Database(
-    TaskStore, RequestLogStore, BatchStore, SearchResultStore, UploadStore, AssistantRunStore, KnowledgeStore
+    TaskStore,
+    RequestLogStore,
+    BatchStore,
+    OpenAIBatchStore,
+    SearchResultStore,
+    UploadStore,
+    AssistantRunStore,
+    KnowledgeStore,
 ):
     def __init__(self, url: str) -> None:
         self.url = _normalise_url(url)

@@ -100,6 +100,12 @@ def _v9(conn: Connection) -> None:
     schema.file_chunks.create(conn, checkfirst=True)
 
 
+def _v10(conn: Connection) -> None:
+    """OpenAI's file-based batches: what they add to a batch's row."""
+    names = ["endpoint", "input_file_id", "completion_window", "metadata"]
+    _add_columns(conn, "batches", [*names, "output_file_id", "error_file_id", "finalized_at"])
+
+
 STEPS: dict[int, Callable[[Connection], None]] = {
     2: _v2,
     3: _v3,
@@ -109,4 +115,5 @@ STEPS: dict[int, Callable[[Connection], None]] = {
     7: _v7,
     8: _v8,
     9: _v9,
+    10: _v10,
 }

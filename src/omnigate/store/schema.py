@@ -19,7 +19,7 @@ from sqlalchemy import (
     text,
 )
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 # The longest request id kept: X-Client-Request-Id allows 1-128 characters.
 REQUEST_ID_MAX = 128
 
@@ -211,7 +211,7 @@ request_log = Table(
 batches = Table(
     "batches",
     metadata,
-    Column("id", String(64), primary_key=True),  # msgbatch_...
+    Column("id", String(64), primary_key=True),  # msgbatch_... (message batch), batch_... (OpenAI's)
     Column("account_id", IdType, ForeignKey("accounts.id"), nullable=False),
     Column("key_prefix", String(32), nullable=False),  # the key its requests are charged through
     Column("request_id", String(REQUEST_ID_MAX), nullable=False),  # the create request's
@@ -221,6 +221,16 @@ batches = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("cancel_initiated_at", DateTime(timezone=True)),
     Column("ended_at", DateTime(timezone=True)),
+    # OpenAI's file-based batches (schema v10); all NULL for a message batch. `endpoint` is what
+    # tells the kinds apart: the route every line of the input file calls.
+    Column("endpoint", String(64)),
+    Column("input_file_id", String(64)),
+    Column("completion_window", String(16)),
+    Column("metadata", Text),  # JSON: up to 16 string pairs
+    # The files the runner writes once every request has ended (deterministic ids), and when.
+    Column("output_file_id", String(64)),
+    Column("error_file_id", String(64)),
+    Column("finalized_at", DateTime(timezone=True)),
     Index("ix_batches_account", "account_id", "created_at"),
     Index("ix_batches_status", "status", "expires_at"),
 )
@@ -231,12 +241,15 @@ batch_entries = Table(
     Column("batch_id", String(64), ForeignKey("batches.id", ondelete="CASCADE"), primary_key=True),
     Column("idx", Integer, primary_key=True),  # its place in the create body's `requests`
     Column("custom_id", String(64), nullable=False),
-    Column("params", Text, nullable=False),  # the Messages request as sent (JSON)
+    # The Messages request as sent (JSON); for an OpenAI batch, the line's `body`.
+    Column("params", Text, nullable=False),
     # queued -> answered (result kept, charge on its way) -> succeeded; or errored, canceled,
     # expired. Only succeeded requests are charged, each with the ledger entry id
     # `batch:<batch id>:<idx>`.
     Column("status", String(16), nullable=False),
-    Column("result", Text),  # the JSONL line's `result` (JSON), once answered or ended
+    # The JSONL line's `result` (JSON), once answered or ended; for an OpenAI batch, the output or
+    # error file line's `response` and `error` (tasks/batch_files.py).
+    Column("result", Text),
     # What an answered request costs, to charge it from here should its runner stop before it did.
     Column("cost", BigInteger),
     Column("model", String(200)),

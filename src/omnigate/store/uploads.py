@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import Engine, delete, insert, or_, select
+from sqlalchemy.engine import Connection
 
 from omnigate.store import schema
 from omnigate.store.timestamps import aware, now
@@ -49,6 +50,24 @@ def _live() -> Any:
     return or_(t.c.expires_at.is_(None), t.c.expires_at > now())
 
 
+def insert_upload(conn: Connection, row: UploadRow, content: bytes) -> None:
+    """A file and its bytes, within the caller's transaction."""
+    conn.execute(
+        insert(schema.uploads).values(
+            id=row.id,
+            account_id=row.account_id,
+            # PostgreSQL refuses NUL characters in text; no file name needs one.
+            filename=row.filename.replace("\x00", ""),
+            purpose=row.purpose,
+            bytes=row.bytes,
+            content_type=row.content_type.replace("\x00", ""),
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+        )
+    )
+    conn.execute(insert(schema.upload_contents).values(file_id=row.id, content=content))
+
+
 class UploadStore:
     engine: Engine
 
@@ -57,20 +76,7 @@ class UploadStore:
             expired = select(schema.uploads.c.id).where(schema.uploads.c.expires_at <= now())
             conn.execute(delete(schema.upload_contents).where(schema.upload_contents.c.file_id.in_(expired)))
             conn.execute(delete(schema.uploads).where(schema.uploads.c.expires_at <= now()))
-            conn.execute(
-                insert(schema.uploads).values(
-                    id=row.id,
-                    account_id=row.account_id,
-                    # PostgreSQL refuses NUL characters in text; no file name needs one.
-                    filename=row.filename.replace("\x00", ""),
-                    purpose=row.purpose,
-                    bytes=row.bytes,
-                    content_type=row.content_type.replace("\x00", ""),
-                    created_at=row.created_at,
-                    expires_at=row.expires_at,
-                )
-            )
-            conn.execute(insert(schema.upload_contents).values(file_id=row.id, content=content))
+            insert_upload(conn, row, content)
 
     def upload(self, file_id: str, account_id: int) -> UploadRow | None:
         """The account's live file of that id; None when missing, expired or another's."""

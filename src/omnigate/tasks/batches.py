@@ -1,7 +1,9 @@
-"""The part of the task runner that runs message batches: at most `[batches] concurrency`
-requests at once in this process, each under a lease (store/batches.py) kept alive while its chat
-call runs, so that runners on several machines share the work and a dead runner's requests are
-taken over when their leases run out. What one request does is api/batch_entry.py.
+"""The part of the task runner that runs batches, of both kinds (message batches and OpenAI's
+file-based ones): at most `[batches] concurrency` requests at once in this process, each under a
+lease (store/batches.py) kept alive while its call runs, so that runners on several machines
+share the work and a dead runner's requests are taken over when their leases run out. What one
+request does is api/batch_entry.py; an OpenAI batch whose last request ended gets its files
+(tasks/batch_files.py) from the runner that ended it, or else from the next housekeeping round.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from omnigate.store.batches import EntryRow
+from omnigate.tasks.batch_files import finalize
 
 if TYPE_CHECKING:
     from omnigate.gateway import Gateway
@@ -66,8 +69,15 @@ class BatchRunner:
             await asyncio.to_thread(self.gw.db.release_entry_leases, self.owner)
 
     async def housekeeping(self) -> None:
-        """End expired requests, those of canceled batches, and batches with none left."""
+        """End expired requests, those of canceled batches, and batches with none left; write
+        the files of OpenAI batches that ended without them (canceled, expired, or their runner
+        stopped before writing them)."""
         await asyncio.to_thread(self.gw.db.sweep_batches)
+        for batch_id in await asyncio.to_thread(self.gw.db.batches_to_finalize):
+            try:
+                await finalize(self.gw, batch_id)
+            except Exception:
+                log.exception("batch %s: writing its files failed; the next round tries again", batch_id)
 
     async def _run(self, entry: EntryRow) -> None:
         # api/ imports the gateway, which imports the runner: imported here, when first used.
@@ -76,6 +86,8 @@ class BatchRunner:
         keeper = asyncio.create_task(self._keep_lease(entry))
         try:
             await run_entry(self.gw, entry, self.owner)
+            if entry.endpoint is not None:  # an OpenAI batch: its files, when this ended it
+                await finalize(self.gw, entry.batch_id)
         except Exception:
             # Its lease runs out and a runner tries it again.
             log.exception("batch request %s failed", entry.request_id)
