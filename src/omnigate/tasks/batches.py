@@ -9,16 +9,15 @@ request does is api/batch_entry.py; an OpenAI batch whose last request ended get
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from omnigate.store.batches import EntryRow
 from omnigate.tasks.batch_files import finalize
+from omnigate.tasks.pool import LeasedPool
 
 if TYPE_CHECKING:
-    from omnigate.gateway import Gateway
+    pass
 
 log = logging.getLogger(__name__)
 # An answered request whose runner stopped is charged from the database only after this: the dead
@@ -27,17 +26,11 @@ log = logging.getLogger(__name__)
 SETTLE_AFTER_S = 60.0
 
 
-class BatchRunner:
-    def __init__(self, gw: Gateway, owner: str, wake: Callable[[], None]) -> None:
-        self.gw = gw
-        self.owner = owner
-        self._wake = wake  # the runner claims again at once: a request ended, so there is room
-        self._busy: set[asyncio.Task] = set()
-
+class BatchRunner(LeasedPool):
     async def claim(self) -> int:
         """Take the requests that are due, as many as there is room for; returns how many."""
-        room = self.gw.settings.batches.concurrency - len(self._busy)
-        if room <= 0:
+        room = self.room(self.gw.settings.batches.concurrency)
+        if not room:
             return 0
         entries = await asyncio.to_thread(
             self.gw.db.claim_batch_entries,
@@ -47,26 +40,11 @@ class BatchRunner:
             settle_after_s=SETTLE_AFTER_S,
         )
         for entry in entries:
-            step = asyncio.create_task(self._run(entry), name=f"omnigate-batch-{entry.request_id}")
-            self._busy.add(step)
-            step.add_done_callback(self._ended)
+            self._start(self._run(entry), f"omnigate-batch-{entry.request_id}")
         return len(entries)
 
-    def _ended(self, step: asyncio.Task) -> None:
-        self._busy.discard(step)
-        self._wake()
-
-    async def idle(self) -> None:
-        while self._busy:
-            await asyncio.gather(*self._busy, return_exceptions=True)
-
-    async def stop(self) -> None:
-        """Requests in hand are left for the next runner (their leases end now)."""
-        for step in list(self._busy):
-            step.cancel()
-        await asyncio.gather(*self._busy, return_exceptions=True)
-        with contextlib.suppress(Exception):
-            await asyncio.to_thread(self.gw.db.release_entry_leases, self.owner)
+    def _release_leases(self) -> None:
+        self.gw.db.release_entry_leases(self.owner)
 
     async def housekeeping(self) -> None:
         """End expired requests, those of canceled batches, and batches with none left; write

@@ -12,12 +12,12 @@ out and any runner takes the run over.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from omnigate.store.assistants import RunRow
+from omnigate.tasks.pool import LeasedPool
 
 if TYPE_CHECKING:
     from omnigate.assistants.execute import Emit, Turn
@@ -26,17 +26,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class RunRunner:
+class RunRunner(LeasedPool):
     def __init__(self, gw: Gateway, owner: str, wake: Callable[[], None]) -> None:
-        self.gw = gw
-        self.owner = owner
-        self._wake = wake
-        self._busy: set[asyncio.Task] = set()
+        super().__init__(gw, owner, wake)
         self._turns: dict[str, Turn] = {}  # by run id: to stop one a client cancels
 
     async def claim(self) -> int:
-        room = self.gw.settings.assistants.concurrency - len(self._busy)
-        if room <= 0:
+        room = self.room(self.gw.settings.assistants.concurrency)
+        if not room:
             return 0
         rows = await asyncio.to_thread(
             self.gw.db.claim_runs, self.owner, limit=room, lease_s=self.gw.settings.tasks.lease_s
@@ -51,10 +48,7 @@ class RunRunner:
 
         turn = Turn(self.gw, row, self.owner, emit or _nowhere)
         self._turns[row.id] = turn
-        step = asyncio.create_task(self._run(turn), name=f"omnigate-run-{row.id}")
-        self._busy.add(step)
-        step.add_done_callback(self._ended)
-        return step
+        return self._start(self._run(turn), f"omnigate-run-{row.id}")
 
     def cancelled(self, run_id: str) -> None:
         """A client asked to cancel a run: a turn of it in this process stops at once (one in
@@ -64,21 +58,8 @@ class RunRunner:
             turn.stop.set()
         self._wake()
 
-    def _ended(self, step: asyncio.Task) -> None:
-        self._busy.discard(step)
-        self._wake()
-
-    async def idle(self) -> None:
-        while self._busy:
-            await asyncio.gather(*self._busy, return_exceptions=True)
-
-    async def stop(self) -> None:
-        """Turns in hand are left for the next runner (their leases end now)."""
-        for step in list(self._busy):
-            step.cancel()
-        await asyncio.gather(*self._busy, return_exceptions=True)
-        with contextlib.suppress(Exception):
-            await asyncio.to_thread(self.gw.db.release_run_leases, self.owner)
+    def _release_leases(self) -> None:
+        self.gw.db.release_run_leases(self.owner)
 
     async def _run(self, turn: Turn) -> None:
         keeper = asyncio.create_task(self._keep_lease(turn))
